@@ -1,0 +1,33 @@
+# ccserver — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+export GOTOOLCHAIN := local
+BIN := $(CURDIR)/bin
+FUZZTIME ?= 10s
+
+.PHONY: all build test vet unit fuzz run demo bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Short fuzz runs of every fuzz target; the seed corpus also runs in `unit`.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+test: vet unit fuzz
+
+clean:
+	rm -rf $(BIN)
