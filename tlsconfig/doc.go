@@ -1,0 +1,75 @@
+// Package tlsconfig is the one place where ccserver makes TLS: the chaincode
+// server's mutual TLS and the client-mode dialer's TLS.
+//
+// # Sources
+//
+// Material comes from small interfaces so that it can change under a
+// running server:
+//
+//   - IdentitySource (certificate chain and key): StaticIdentity,
+//     NewFileIdentity (files reloaded hot), NewPushedIdentity (set in memory
+//     by a renewer).
+//   - TrustSource (CA bundle): StaticTrust, NewFileTrust.
+//   - CRLSource (revocation): NewFileCRL.
+//
+// File sources watch the directory holding each file, because Kubernetes
+// secret volumes replace a "..data" symlink and a watch on the file itself
+// stops after the first swap; they also poll (WithPollInterval) in case
+// events are missed. They read certificate and key until two passes agree,
+// so the pair comes from one generation; check that the key matches; skip
+// unchanged content; and on any bad read keep the last good material and
+// emit EventReloadFailed. Reload forces a re-read (for SIGHUP); Close stops
+// the watcher goroutine.
+//
+// # Configs
+//
+// ServerConfig and ClientConfig return a *tls.Config that is never
+// modified after it is returned. The certificate and the client CA bundle
+// are chosen at each handshake (GetConfigForClient, GetCertificate,
+// GetClientCertificate), so a rotated file is served to the next new
+// connection without a restart.
+//
+// A server must choose client authentication explicitly: WithClientTrust
+// requires a client certificate that chains to the bundle, or
+// WithInsecureNoClientAuth accepts anyone. Plaintext is not offered here at
+// all; the serving layer has its own loudly named switch for it.
+//
+// # Checks on the peer
+//
+// All peer checks run in VerifyConnection, which crypto/tls calls on every
+// handshake including resumed sessions, so a session ticket issued before a
+// CA rotation, a pin change or a revocation cannot slip past them. In
+// order: the chain is verified against the bundle current at that moment
+// (with the clientAuth or serverAuth usage; a client also checks the
+// server name), then identity rules (WithIdentityRules: SAN DNS/URI,
+// subject O/OU), then SPKI pins (WithPins: any certificate of the verified
+// chain; give several to overlap old and new during a rotation), then
+// revocation (WithCRL). A refusal is a *HandshakeError with a Reason and
+// an EventHandshakeRejected.
+//
+// # Revocation and open connections
+//
+// A CRL change applies at the next handshake. Connections already open are
+// not touched: the Fabric peer keeps one long-lived stream to the chaincode
+// and breaking it fails the transactions in flight. A serving layer that
+// wants revoked peers out calls FileCRL.Check with each open connection's
+// tls.ConnectionState after a CRL reload (EventLoaded/EventRotated from the
+// CRL source) and closes the refused connections once they are idle.
+//
+// # Policy
+//
+// TLS 1.2 minimum (WithTLS13Only or WithMinVersion for 1.3), for TLS 1.2
+// only ECDHE suites with AES-GCM or ChaCha20-Poly1305 (no TLS_RSA_*), ALPN
+// "h2", and key exchanges with the hybrid post-quantum X25519MLKEM768
+// first. ServerConfig and the file sources refuse to start on an expired or
+// not-yet-valid leaf, a key that does not match, a server leaf whose
+// extended key usages lack serverAuth, or a key file that group or others
+// can access; each error is a *FileError naming the file and the fix.
+//
+// # Events
+//
+// WithEvents delivers Event values (loaded, rotated, reload failed,
+// handshake rejected, expiring soon, CRL stale) to a function, on a
+// separate goroutine, so a slow handler never holds up a handshake. Events
+// never contain key material.
+package tlsconfig

@@ -1,0 +1,242 @@
+package tlsconfig
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// maxConsistentReads bounds the retries when files change while being read.
+const maxConsistentReads = 5
+
+// readConsistent reads the files until two passes in a row give identical
+// bytes, so a cert and key come from the same generation even while a
+// writer replaces them.
+func readConsistent(files ...string) ([][]byte, error) {
+	read := func() ([][]byte, error) {
+		out := make([][]byte, len(files))
+		for i, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = b
+		}
+		return out, nil
+	}
+	prev, err := read()
+	if err != nil {
+		return nil, err
+	}
+	for range maxConsistentReads {
+		next, err := read()
+		if err != nil {
+			return nil, err
+		}
+		same := true
+		for i := range next {
+			same = same && bytes.Equal(prev[i], next[i])
+		}
+		if same {
+			return next, nil
+		}
+		prev = next
+	}
+	return nil, fmt.Errorf("files kept changing during %d reads: %v", maxConsistentReads, files)
+}
+
+func checkKeyPermissions(keyFile string) error {
+	st, err := os.Stat(keyFile) // follows symlinks: the mode of the real file
+	if err != nil {
+		return fileErr(keyFile, err, "make sure the key file exists and is readable by this process")
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fileErr(keyFile, fmt.Errorf("%w (mode %04o)", ErrKeyPermissions, perm),
+			"chmod 600 %s (Kubernetes: set defaultMode: 0400 on the secret volume), or pass WithInsecureKeyPermissions", keyFile)
+	}
+	return nil
+}
+
+// FileIdentity is a certificate chain and key read from files and reloaded
+// when they change. Create it with NewFileIdentity; Close it when done.
+type FileIdentity struct {
+	certFile, keyFile string
+	h                 identityHolder
+	loadMu            sync.Mutex
+	w                 *watcher
+	closed            atomic.Bool
+}
+
+// NewFileIdentity loads certFile (PEM chain, leaf first) and keyFile (PEM
+// key), refusing to start on a missing or malformed file, a key that does
+// not match, a leaf that is expired or not yet valid, or a key file that
+// group or others can access. It then watches both files' directories and
+// polls, reloading when the content changes; a failed reload keeps the last
+// good identity and emits EventReloadFailed.
+func NewFileIdentity(certFile, keyFile string, opts ...SourceOption) (*FileIdentity, error) {
+	o := buildSourceOptions(opts)
+	if o.crlFailOpen {
+		return nil, fmt.Errorf("tlsconfig: %w: WithCRLFailOpen applies only to CRL sources", ErrBadOption)
+	}
+	f := &FileIdentity{certFile: certFile, keyFile: keyFile,
+		h: identityHolder{name: certFile, opts: o, sink: newSink(o.events)}}
+	if err := f.load(); err != nil {
+		return nil, err
+	}
+	f.w = startWatcher([]string{certFile, keyFile}, o, func() { _ = f.Reload() })
+	return f, nil
+}
+
+func (f *FileIdentity) load() error {
+	f.loadMu.Lock()
+	defer f.loadMu.Unlock()
+	if !f.h.opts.insecureKey {
+		if err := checkKeyPermissions(f.keyFile); err != nil {
+			return err
+		}
+	}
+	data, err := readConsistent(f.certFile, f.keyFile)
+	if err != nil {
+		return fileErr(f.certFile, err, "make sure %s and %s exist and are readable", f.certFile, f.keyFile)
+	}
+	sum := sumOf(data[0], data[1])
+	if cur := f.h.load(); cur != nil && cur.sum == sum {
+		f.h.store(cur) // unchanged: only the expiry check runs
+		return nil
+	}
+	c, err := buildIdentity(data[0], data[1], f.certFile, f.keyFile, f.h.opts.now())
+	if err != nil {
+		return err
+	}
+	f.h.store(&identityState{cert: c, sum: sum})
+	return nil
+}
+
+// Reload re-reads the files now (for example on SIGHUP). On error the last
+// good identity stays in use and EventReloadFailed is emitted.
+func (f *FileIdentity) Reload() error {
+	if f.closed.Load() {
+		return ErrClosed
+	}
+	err := f.load()
+	if err != nil {
+		f.h.failed(err)
+	}
+	return err
+}
+
+// Identity returns the current certificate.
+func (f *FileIdentity) Identity() (*tls.Certificate, error) { return f.h.load().cert, nil }
+
+// Leaf returns the current leaf certificate.
+func (f *FileIdentity) Leaf() *x509.Certificate { return f.h.load().cert.Leaf }
+
+func (f *FileIdentity) String() string { return f.certFile }
+
+// Close stops watching and waits for the watcher and pending events. The
+// last identity stays available.
+func (f *FileIdentity) Close() error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	f.w.close()
+	f.h.sink.flush()
+	return nil
+}
+
+// FileTrust is a PEM CA bundle read from a file and reloaded when it
+// changes. Create it with NewFileTrust; Close it when done.
+type FileTrust struct {
+	file   string
+	sink   *sink
+	loadMu sync.Mutex
+	cur    atomic.Pointer[trustState]
+	w      *watcher
+	closed atomic.Bool
+}
+
+// NewFileTrust loads a PEM bundle of CA certificates and watches it like
+// NewFileIdentity does. Put old and new CAs in the bundle together while
+// rotating a CA.
+func NewFileTrust(file string, opts ...SourceOption) (*FileTrust, error) {
+	o := buildSourceOptions(opts)
+	if o.crlFailOpen {
+		return nil, fmt.Errorf("tlsconfig: %w: WithCRLFailOpen applies only to CRL sources", ErrBadOption)
+	}
+	t := &FileTrust{file: file, sink: newSink(o.events)}
+	if err := t.load(); err != nil {
+		return nil, err
+	}
+	t.w = startWatcher([]string{file}, o, func() { _ = t.Reload() })
+	return t, nil
+}
+
+func (t *FileTrust) load() error {
+	t.loadMu.Lock()
+	defer t.loadMu.Unlock()
+	data, err := readConsistent(t.file)
+	if err != nil {
+		return fileErr(t.file, err, "make sure %s exists and is readable", t.file)
+	}
+	old := t.cur.Load()
+	if old != nil && old.sum == sumOf(data[0]) {
+		return nil
+	}
+	s, err := buildTrust(data[0], t.file)
+	if err != nil {
+		return err
+	}
+	t.cur.Store(s)
+	e := Event{Kind: EventLoaded, Source: t.file, NewSerial: bundleSerials(s.certs)}
+	if old != nil {
+		e.Kind, e.OldSerial = EventRotated, bundleSerials(old.certs)
+	}
+	t.sink.emit(e)
+	return nil
+}
+
+func bundleSerials(certs []*x509.Certificate) string {
+	var b bytes.Buffer
+	for i, c := range certs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(serialHex(c))
+	}
+	return b.String()
+}
+
+// Reload re-reads the bundle now; on error the last good bundle stays and
+// EventReloadFailed is emitted.
+func (t *FileTrust) Reload() error {
+	if t.closed.Load() {
+		return ErrClosed
+	}
+	err := t.load()
+	if err != nil {
+		t.sink.emit(Event{Kind: EventReloadFailed, Source: t.file, Err: err})
+	}
+	return err
+}
+
+// Trust returns the current bundle.
+func (t *FileTrust) Trust() (*x509.CertPool, []*x509.Certificate, error) {
+	s := t.cur.Load()
+	return s.pool, s.certs, nil
+}
+
+func (t *FileTrust) String() string { return t.file }
+
+// Close stops watching and waits for the watcher and pending events.
+func (t *FileTrust) Close() error {
+	if t.closed.Swap(true) {
+		return nil
+	}
+	t.w.close()
+	t.sink.flush()
+	return nil
+}

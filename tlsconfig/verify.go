@@ -1,0 +1,172 @@
+package tlsconfig
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// IdentityRule admits a peer whose leaf certificate matches every non-empty
+// field; within a field one match is enough. A peer passes when it matches
+// any of the configured rules. Example: only Org1MSP's peers:
+// IdentityRule{Organizations: []string{"Org1MSP"}}.
+type IdentityRule struct {
+	DNSNames            []string // SAN DNS names, compared exactly (case-insensitive)
+	URIs                []string // SAN URIs, compared exactly
+	Organizations       []string // subject O
+	OrganizationalUnits []string // subject OU
+}
+
+func (r IdentityRule) empty() bool {
+	return len(r.DNSNames) == 0 && len(r.URIs) == 0 && len(r.Organizations) == 0 && len(r.OrganizationalUnits) == 0
+}
+
+func (r IdentityRule) matches(leaf *x509.Certificate) bool {
+	anyOf := func(want, have []string, eq func(a, b string) bool) bool {
+		if len(want) == 0 {
+			return true
+		}
+		for _, w := range want {
+			for _, h := range have {
+				if eq(w, h) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	same := func(a, b string) bool { return a == b }
+	uris := make([]string, len(leaf.URIs))
+	for i, u := range leaf.URIs {
+		uris[i] = u.String()
+	}
+	return anyOf(r.DNSNames, leaf.DNSNames, strings.EqualFold) &&
+		anyOf(r.URIs, uris, same) &&
+		anyOf(r.Organizations, leaf.Subject.Organization, same) &&
+		anyOf(r.OrganizationalUnits, leaf.Subject.OrganizationalUnit, same)
+}
+
+func (r IdentityRule) String() string {
+	var parts []string
+	add := func(k string, v []string) {
+		if len(v) > 0 {
+			parts = append(parts, k+"="+strings.Join(v, "|"))
+		}
+	}
+	add("dns", r.DNSNames)
+	add("uri", r.URIs)
+	add("o", r.Organizations)
+	add("ou", r.OrganizationalUnits)
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// verifyChain builds chains from certs (leaf first, then the intermediates
+// the peer sent) to roots.
+func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, dnsName string, usage x509.ExtKeyUsage, now time.Time) ([][]*x509.Certificate, error) {
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	return certs[0].Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inter, DNSName: dnsName,
+		CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{usage},
+	})
+}
+
+// firstPassing returns nil if check accepts any chain, else the error for
+// the first chain.
+func firstPassing(chains [][]*x509.Certificate, check func([]*x509.Certificate) error) error {
+	var first error
+	for _, ch := range chains {
+		err := check(ch)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// peerVerifier runs in VerifyConnection, so it also runs on resumed
+// sessions. It verifies the peer's chain against the trust bundle current
+// at this handshake, then pins, identity rules and revocation.
+type peerVerifier struct {
+	side       string // "server" or "client": which side we are
+	trust      TrustSource
+	usage      x509.ExtKeyUsage
+	serverName string
+	pins       pinSet
+	rules      []IdentityRule
+	crl        CRLSource
+	sink       *sink
+	now        func() time.Time
+}
+
+func (v *peerVerifier) verifyConnection(state tls.ConnectionState) error {
+	err := v.check(state)
+	if err == nil {
+		return nil
+	}
+	var he *HandshakeError
+	if !errors.As(err, &he) {
+		he = &HandshakeError{Reason: classify(err), Err: err}
+	}
+	e := Event{Kind: EventHandshakeRejected, Source: v.side, Reason: he.Reason, Err: he}
+	if len(state.PeerCertificates) > 0 {
+		e.Peer = state.PeerCertificates[0].Subject.String()
+		e.NewSerial = serialHex(state.PeerCertificates[0])
+	}
+	v.sink.emit(e)
+	return he
+}
+
+func (v *peerVerifier) check(state tls.ConnectionState) error {
+	if len(state.PeerCertificates) == 0 {
+		return &HandshakeError{Reason: ReasonNoCertificate, Err: errors.New("peer sent no certificate; a certificate issued by a trusted CA is required")}
+	}
+	pool, _, err := v.trust.Trust()
+	if err != nil {
+		return &HandshakeError{Reason: ReasonOther, Err: fmt.Errorf("trust bundle: %w", err)}
+	}
+	name := ""
+	if v.side == "client" {
+		name = v.serverName
+		if name == "" {
+			name = state.ServerName
+		}
+		if name == "" {
+			return &HandshakeError{Reason: ReasonIdentityRule, Err: fmt.Errorf("%w: no server name to check the certificate against; pass WithServerName", ErrBadOption)}
+		}
+	}
+	chains, err := verifyChain(state.PeerCertificates, pool, name, v.usage, v.now())
+	if err != nil {
+		return &HandshakeError{Reason: classify(err), Err: err}
+	}
+	leaf := state.PeerCertificates[0]
+	if len(v.rules) > 0 && !slices.ContainsFunc(v.rules, func(r IdentityRule) bool { return r.matches(leaf) }) {
+		return &HandshakeError{Reason: ReasonIdentityRule, Err: fmt.Errorf("%w: subject %q, DNS %v, URIs %v; rules %v",
+			ErrIdentityRule, leaf.Subject.String(), leaf.DNSNames, leaf.URIs, v.rules)}
+	}
+	err = firstPassing(chains, func(chain []*x509.Certificate) error {
+		if len(v.pins) > 0 && !v.pins.matchAny(chain) {
+			seen := make([]string, len(chain))
+			for i, c := range chain {
+				seen[i] = PinOf(c).String()
+			}
+			return &HandshakeError{Reason: ReasonPin, Err: fmt.Errorf("%w: chain pins %v", ErrPinMismatch, seen)}
+		}
+		if v.crl != nil {
+			if err := v.crl.CheckChain(chain); err != nil {
+				return &HandshakeError{Reason: ReasonRevoked, Err: err}
+			}
+		}
+		return nil
+	})
+	return err
+}
