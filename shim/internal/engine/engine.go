@@ -1,0 +1,431 @@
+// Package engine is the chaincode side of the Fabric chaincode protocol on
+// one stream: the REGISTER/REGISTERED/READY handshake, routing of the peer's
+// replies to the transaction that asked, bounded execution of INIT and
+// TRANSACTION messages, and the send path.
+//
+// It is built for a busy stream: one receive loop that never spawns a
+// goroutine per message, replies handed to the waiting transaction through a
+// one-slot buffered channel found by a struct-keyed map lookup, transaction
+// workers that are reused while work is queued, and a stream-wide "done"
+// channel that releases every waiter at once when the stream dies.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+)
+
+// Stream is one bidirectional chaincode stream. Send is never called
+// concurrently by the engine; Recv is called only by Run.
+type Stream interface {
+	Send(*pb.ChaincodeMessage) error
+	Recv() (*pb.ChaincodeMessage, error)
+}
+
+// Outcome is what a transaction handler decided. Failed outcomes are sent
+// as ERROR with ErrText; the rest as COMPLETED carrying Response.
+type Outcome struct {
+	Response *pb.Response
+	Event    *pb.ChaincodeEvent
+	Failed   bool
+	ErrText  string
+}
+
+// HandlerFunc runs one INIT or TRANSACTION. It is called on a worker
+// goroutine; panics are recovered by the engine.
+type HandlerFunc func(tx *Tx) Outcome
+
+// Observer hears about streams and transactions, for logs and metrics.
+// Methods are called synchronously and must be quick.
+type Observer interface {
+	TxStarted(tx *Tx)
+	TxFinished(tx *Tx, o Outcome, d time.Duration)
+}
+
+// Params are the optional protocol features the peer enabled in READY.
+type Params struct {
+	UseWriteBatch       bool
+	MaxSizeWriteBatch   uint32
+	UseGetMultipleKeys  bool
+	MaxSizeGetMultiKeys uint32
+}
+
+// minBatch is the floor the anchor applies to the peer's batch sizes.
+const minBatch = 100
+
+// Config configures an Engine. Handler and CCID are required.
+type Config struct {
+	CCID    string
+	Handler HandlerFunc
+	// MaxConcurrentTx bounds transactions executing at once on the stream
+	// (default 256). Further transactions wait in a queue of MaxQueuedTx
+	// (default 4×MaxConcurrentTx); beyond that they are refused with ERROR.
+	MaxConcurrentTx int
+	MaxQueuedTx     int
+	// CallTimeout bounds the wait for the peer's reply to one state call
+	// (default 5 minutes, well past the peer's execute timeout).
+	CallTimeout time.Duration
+	Logger      *slog.Logger
+	Observer    Observer
+	// Peer describes the remote end in logs (address, certificate subject).
+	Peer string
+}
+
+// Errors a stub call can return; callers branch on them with errors.Is.
+var (
+	ErrStreamClosed = errors.New("chaincode stream closed")
+	ErrCallTimeout  = errors.New("timed out waiting for the peer's reply")
+	ErrDraining     = errors.New("chaincode server is shutting down")
+)
+
+type txKey struct{ channel, txid string }
+
+type state int32
+
+const (
+	stateCreated state = iota
+	stateEstablished
+	stateReady
+)
+
+// Engine runs the protocol on one stream. Create with New, run with Run.
+type Engine struct {
+	cfg    Config
+	stream Stream
+	log    *slog.Logger
+
+	sendMu sync.Mutex
+
+	state  atomic.Int32
+	params Params // written once on READY, before any transaction starts
+
+	mu       sync.Mutex
+	txs      map[txKey]*Tx
+	running  int
+	queue    []*Tx
+	draining bool
+	idle     chan struct{} // closed and replaced as in-flight reaches zero while draining
+
+	done    chan struct{} // closed when the stream has ended
+	doneErr error
+	workers sync.WaitGroup
+}
+
+// New makes an engine for stream.
+func New(stream Stream, cfg Config) *Engine {
+	if cfg.MaxConcurrentTx <= 0 {
+		cfg.MaxConcurrentTx = 256
+	}
+	if cfg.MaxQueuedTx <= 0 {
+		cfg.MaxQueuedTx = 4 * cfg.MaxConcurrentTx
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 5 * time.Minute
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Peer != "" {
+		log = log.With("peer", cfg.Peer)
+	}
+	return &Engine{
+		cfg:    cfg,
+		stream: stream,
+		log:    log,
+		txs:    make(map[txKey]*Tx),
+		done:   make(chan struct{}),
+	}
+}
+
+// Params returns the features negotiated in READY.
+func (e *Engine) Params() Params { return e.params }
+
+// Done is closed when the stream has ended.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+func (e *Engine) send(m *pb.ChaincodeMessage) error {
+	e.sendMu.Lock()
+	err := e.stream.Send(m)
+	e.sendMu.Unlock()
+	return err
+}
+
+// Run sends REGISTER and serves the stream until it ends, then waits for
+// every transaction worker to finish (their pending state calls fail with
+// ErrStreamClosed). It returns nil when the peer closed the stream cleanly.
+func (e *Engine) Run() error {
+	payload, err := proto.Marshal(&pb.ChaincodeID{Name: e.cfg.CCID})
+	if err != nil {
+		return fmt.Errorf("marshal REGISTER: %w", err)
+	}
+	if err := e.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_REGISTER, Payload: payload}); err != nil {
+		e.finish(err)
+		return fmt.Errorf("send REGISTER: %w", err)
+	}
+	var runErr error
+	for {
+		msg, err := e.stream.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				runErr = fmt.Errorf("receive: %w", err)
+			}
+			break
+		}
+		if err := e.handle(msg); err != nil {
+			runErr = err
+			break
+		}
+	}
+	e.finish(runErr)
+	return runErr
+}
+
+func (e *Engine) finish(err error) {
+	e.mu.Lock()
+	select {
+	case <-e.done:
+	default:
+		e.doneErr = err
+		close(e.done)
+	}
+	// Queued transactions never started: nothing to reply on a dead stream.
+	for _, tx := range e.queue {
+		delete(e.txs, tx.key)
+	}
+	e.queue = nil
+	e.mu.Unlock()
+	e.workers.Wait()
+}
+
+// handle processes one received message. Only handshake violations end the
+// stream; everything else is logged and confined to one transaction.
+func (e *Engine) handle(msg *pb.ChaincodeMessage) error {
+	if msg == nil {
+		return errors.New("received a nil message")
+	}
+	if msg.Type == pb.ChaincodeMessage_KEEPALIVE {
+		if err := e.send(msg); err != nil {
+			return fmt.Errorf("echo KEEPALIVE: %w", err)
+		}
+		return nil
+	}
+	switch state(e.state.Load()) {
+	case stateCreated:
+		if msg.Type == pb.ChaincodeMessage_REGISTERED {
+			e.state.Store(int32(stateEstablished))
+			return nil
+		}
+		return e.protocolViolation(msg, "REGISTERED")
+	case stateEstablished:
+		if msg.Type == pb.ChaincodeMessage_READY {
+			e.params = decodeParams(msg.Payload)
+			e.state.Store(int32(stateReady))
+			e.log.Debug("chaincode stream ready", "write_batch", e.params.UseWriteBatch, "get_multiple_keys", e.params.UseGetMultipleKeys)
+			return nil
+		}
+		return e.protocolViolation(msg, "READY")
+	}
+	switch msg.Type {
+	case pb.ChaincodeMessage_RESPONSE, pb.ChaincodeMessage_ERROR:
+		e.route(msg)
+	case pb.ChaincodeMessage_INIT, pb.ChaincodeMessage_TRANSACTION:
+		e.dispatch(msg)
+	default:
+		e.log.Warn("dropped unexpected message", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+	}
+	return nil
+}
+
+func (e *Engine) protocolViolation(msg *pb.ChaincodeMessage, want string) error {
+	text := fmt.Sprintf("[%s] chaincode expected %s during the handshake, received %s", shortID(msg.Txid), want, msg.Type)
+	_ = e.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR, Payload: []byte(text), Txid: msg.Txid, ChannelId: msg.ChannelId})
+	return errors.New(text)
+}
+
+func decodeParams(b []byte) Params {
+	var ap pb.ChaincodeAdditionalParams
+	if len(b) == 0 || proto.Unmarshal(b, &ap) != nil {
+		return Params{}
+	}
+	p := Params{
+		UseWriteBatch:       ap.UseWriteBatch,
+		MaxSizeWriteBatch:   max(ap.MaxSizeWriteBatch, minBatch),
+		UseGetMultipleKeys:  ap.UseGetMultipleKeys,
+		MaxSizeGetMultiKeys: max(ap.MaxSizeGetMultipleKeys, minBatch),
+	}
+	return p
+}
+
+// route hands a RESPONSE or ERROR to the transaction waiting for it.
+func (e *Engine) route(msg *pb.ChaincodeMessage) {
+	e.mu.Lock()
+	tx := e.txs[txKey{msg.ChannelId, msg.Txid}]
+	e.mu.Unlock()
+	if tx == nil || !tx.waiting.Load() {
+		e.log.Warn("dropped a reply for no waiting transaction", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+		return
+	}
+	select {
+	case tx.resp <- msg:
+	default:
+		e.log.Warn("dropped a second reply to one request", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+	}
+}
+
+// dispatch registers a new transaction and runs or queues it.
+func (e *Engine) dispatch(msg *pb.ChaincodeMessage) {
+	key := txKey{msg.ChannelId, msg.Txid}
+	e.mu.Lock()
+	if _, dup := e.txs[key]; dup {
+		e.mu.Unlock()
+		// Replying would complete the original on the peer's side (it
+		// correlates by channel and txid), so the duplicate gets no reply.
+		e.log.Warn("refused a duplicate of a transaction in flight", "txid", msg.Txid, "channel", msg.ChannelId)
+		return
+	}
+	var refuse string
+	switch {
+	case e.draining:
+		refuse = ErrDraining.Error()
+	case e.running >= e.cfg.MaxConcurrentTx && len(e.queue) >= e.cfg.MaxQueuedTx:
+		refuse = fmt.Sprintf("chaincode server busy: %d transactions executing and %d queued on this stream; retry later", e.running, len(e.queue))
+	}
+	if refuse != "" {
+		e.mu.Unlock()
+		e.log.Warn("refused transaction", "txid", msg.Txid, "channel", msg.ChannelId, "reason", refuse)
+		_ = e.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR, Payload: []byte(refuse), Txid: msg.Txid, ChannelId: msg.ChannelId})
+		return
+	}
+	tx := &Tx{e: e, key: key, msg: msg, resp: make(chan *pb.ChaincodeMessage, 1)}
+	e.txs[key] = tx
+	if e.running >= e.cfg.MaxConcurrentTx {
+		e.queue = append(e.queue, tx)
+		e.mu.Unlock()
+		return
+	}
+	e.running++
+	e.workers.Add(1)
+	e.mu.Unlock()
+	go e.worker(tx)
+}
+
+// worker executes tx, then keeps taking queued transactions until none is
+// left, so a burst does not pay for a goroutine per transaction.
+func (e *Engine) worker(tx *Tx) {
+	defer e.workers.Done()
+	for tx != nil {
+		e.execute(tx)
+		e.mu.Lock()
+		delete(e.txs, tx.key)
+		tx = nil
+		if len(e.queue) > 0 {
+			tx = e.queue[0]
+			e.queue[0] = nil
+			e.queue = e.queue[1:]
+		} else {
+			e.running--
+			if e.running == 0 && e.idle != nil {
+				close(e.idle)
+				e.idle = nil
+			}
+		}
+		e.mu.Unlock()
+	}
+}
+
+func (e *Engine) execute(tx *Tx) {
+	start := time.Now()
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.TxStarted(tx)
+	}
+	o := e.runHandler(tx)
+	reply := &pb.ChaincodeMessage{Txid: tx.key.txid, ChannelId: tx.key.channel, ChaincodeEvent: o.Event}
+	if o.Failed {
+		reply.Type = pb.ChaincodeMessage_ERROR
+		reply.Payload = []byte(o.ErrText)
+	} else {
+		payload, err := proto.Marshal(o.Response)
+		if err != nil {
+			o = Outcome{Failed: true, ErrText: fmt.Sprintf("failed to marshal the chaincode response: %v", err)}
+			reply.Type, reply.Payload, reply.ChaincodeEvent = pb.ChaincodeMessage_ERROR, []byte(o.ErrText), nil
+		} else {
+			reply.Type, reply.Payload = pb.ChaincodeMessage_COMPLETED, payload
+		}
+	}
+	// Unregister before replying so a late reply cannot reach a finished tx.
+	e.mu.Lock()
+	delete(e.txs, tx.key)
+	e.mu.Unlock()
+	if err := e.send(reply); err != nil {
+		e.log.Warn("could not send the transaction result", "txid", tx.key.txid, "channel", tx.key.channel, "err", err)
+	}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.TxFinished(tx, o, time.Since(start))
+	}
+}
+
+func (e *Engine) runHandler(tx *Tx) (o Outcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			tx.Panicked = true
+			e.log.Error("chaincode panicked; the transaction fails, the stream carries on",
+				"txid", tx.key.txid, "channel", tx.key.channel, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			text := fmt.Sprintf("chaincode panicked: %v", r)
+			if tx.IsInit() {
+				o = Outcome{Failed: true, ErrText: text}
+			} else {
+				o = Outcome{Response: &pb.Response{Status: 500, Message: text}}
+			}
+		}
+	}()
+	return e.cfg.Handler(tx)
+}
+
+// Drain stops accepting transactions (new ones are refused with ERROR) and
+// waits until those in flight have finished or ctx ends.
+func (e *Engine) Drain(ctx context.Context) error {
+	e.mu.Lock()
+	e.draining = true
+	if e.running == 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	if e.idle == nil {
+		e.idle = make(chan struct{})
+	}
+	idle := e.idle
+	e.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// InFlight reports executing and queued transactions.
+func (e *Engine) InFlight() (running, queued int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running, len(e.queue)
+}
+
+func shortID(txid string) string {
+	if len(txid) < 8 {
+		return txid
+	}
+	return txid[:8]
+}

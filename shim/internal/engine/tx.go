@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
+)
+
+// Tx is one INIT or TRANSACTION in flight: its message and the way to make
+// state calls to the peer on its behalf.
+type Tx struct {
+	e    *Engine
+	key  txKey
+	msg  *pb.ChaincodeMessage
+	resp chan *pb.ChaincodeMessage
+
+	// callMu serialises state calls: the peer accepts one outstanding
+	// request per transaction and silently drops a second one.
+	callMu  sync.Mutex
+	waiting atomic.Bool
+
+	// Panicked is set when the handler panicked (for observers).
+	Panicked bool
+	// Function is filled in by the handler for observers (args[0]).
+	Function string
+}
+
+// TxID returns the transaction id.
+func (t *Tx) TxID() string { return t.key.txid }
+
+// ChannelID returns the channel id.
+func (t *Tx) ChannelID() string { return t.key.channel }
+
+// Message returns the INIT or TRANSACTION message as received.
+func (t *Tx) Message() *pb.ChaincodeMessage { return t.msg }
+
+// IsInit reports whether this is an INIT.
+func (t *Tx) IsInit() bool { return t.msg.Type == pb.ChaincodeMessage_INIT }
+
+// Params returns the features the peer negotiated for the stream.
+func (t *Tx) Params() Params { return t.e.params }
+
+// PeerError is the peer's ERROR reply to a state call; its text is the
+// peer's own ("<TYPE> failed: transaction ID: <txid>: <cause>").
+type PeerError struct{ Text string }
+
+func (e *PeerError) Error() string { return e.Text }
+
+// Call sends one request of type typ with payload for this transaction and
+// waits for the peer's reply. A RESPONSE returns its payload; an ERROR
+// returns a *PeerError; a dead stream returns ErrStreamClosed.
+func (t *Tx) Call(typ pb.ChaincodeMessage_Type, payload []byte) ([]byte, error) {
+	t.callMu.Lock()
+	defer t.callMu.Unlock()
+	e := t.e
+	select {
+	case <-e.done:
+		return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
+	default:
+	}
+	// Drop any stale reply left by an earlier call that timed out.
+	select {
+	case <-t.resp:
+	default:
+	}
+	t.waiting.Store(true)
+	defer t.waiting.Store(false)
+	err := e.send(&pb.ChaincodeMessage{Type: typ, Payload: payload, Txid: t.key.txid, ChannelId: t.key.channel})
+	if err != nil {
+		return nil, fmt.Errorf("send %s: %w: %w", typ, ErrStreamClosed, err)
+	}
+	timer := time.NewTimer(e.cfg.CallTimeout)
+	defer timer.Stop()
+	select {
+	case m := <-t.resp:
+		switch m.Type {
+		case pb.ChaincodeMessage_RESPONSE:
+			return m.Payload, nil
+		case pb.ChaincodeMessage_ERROR:
+			return nil, &PeerError{Text: string(m.Payload)}
+		default:
+			return nil, fmt.Errorf("[%s] incorrect chaincode message %s received, expecting RESPONSE or ERROR", shortID(t.key.txid), m.Type)
+		}
+	case <-e.done:
+		return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
+	case <-timer.C:
+		return nil, fmt.Errorf("%s after %s: %w", typ, e.cfg.CallTimeout, ErrCallTimeout)
+	}
+}

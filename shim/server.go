@@ -1,0 +1,303 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ccserver/ccserver/shim/internal/engine"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	grpcpeer "google.golang.org/grpc/peer"
+)
+
+// Message size limits, matching the peer's.
+const maxMessageSize = 100 * 1024 * 1024
+
+// Keepalive defaults. The peer pings every 60 s of inactivity, so the
+// server must accept pings at that rate: grpc-go's default minimum of 5
+// minutes answers an idle peer with GOAWAY "too_many_pings".
+var (
+	defaultKeepalive = keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}
+	defaultKaPolicy  = keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}
+)
+
+// ChaincodeServer serves chaincode to peers that dial it ("chaincode as a
+// service"). The first five fields are those of the original shim; the
+// rest are additions with safe zero values.
+type ChaincodeServer struct {
+	// CCID is the package id the peer installed (label:hash); the server
+	// registers with it on every stream.
+	CCID string
+	// Address is the listen address, e.g. "0.0.0.0:9999".
+	Address string
+	// CC is the chaincode.
+	CC Chaincode
+	// TLSProps configures TLS; the zero value means TLS on.
+	TLSProps TLSProperties
+	// KaOpts overrides the server keepalive parameters (ping after 1 min
+	// idle, 20 s timeout).
+	KaOpts *keepalive.ServerParameters
+
+	// KaPolicy overrides the keepalive enforcement policy (accept pings
+	// every 20 s or slower, also without active calls).
+	KaPolicy *keepalive.EnforcementPolicy
+	// Logger receives connection and failure logs; nil logs nothing.
+	Logger *slog.Logger
+	// MaxConcurrentTx bounds transactions executing at once per peer
+	// stream (default 256); more wait in a bounded queue, then are refused.
+	MaxConcurrentTx int
+	// Observer hears about streams and transactions (metrics).
+	Observer Observer
+	// ServerOptions are added to the gRPC server's options.
+	ServerOptions []grpc.ServerOption
+	// RegisterServices registers further services (for example the gRPC
+	// health service) on the chaincode port.
+	RegisterServices func(grpc.ServiceRegistrar)
+
+	mu        sync.Mutex
+	srv       *grpc.Server
+	lis       net.Listener
+	engines   map[*engine.Engine]struct{}
+	tls       *serverTLS
+	stopping  bool
+	serveDone chan struct{}
+}
+
+func (cs *ChaincodeServer) validate() error {
+	switch {
+	case cs.CCID == "":
+		return errors.New("ccid must be specified")
+	case cs.Address == "" && cs.lis == nil:
+		return errors.New("address must be specified")
+	case cs.CC == nil:
+		return errors.New("chaincode must be specified")
+	}
+	return nil
+}
+
+func (cs *ChaincodeServer) logger() *slog.Logger {
+	if cs.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return cs.Logger
+}
+
+// Connect serves one peer stream; gRPC calls it for /protos.Chaincode/Connect.
+func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
+	who := describePeer(stream.Context())
+	h := newHandler(stream, cs.CC, runOptions{
+		ccid:            cs.CCID,
+		logger:          cs.Logger,
+		observer:        cs.Observer,
+		maxConcurrentTx: cs.MaxConcurrentTx,
+		peer:            who,
+	})
+	cs.mu.Lock()
+	if cs.stopping {
+		cs.mu.Unlock()
+		return errors.New("chaincode server is shutting down")
+	}
+	if cs.engines == nil {
+		cs.engines = make(map[*engine.Engine]struct{})
+	}
+	cs.engines[h.eng] = struct{}{}
+	cs.mu.Unlock()
+
+	log := cs.logger()
+	log.Info("peer connected", "peer", who, "ccid", cs.CCID)
+	if cs.Observer != nil {
+		cs.Observer.StreamStarted(who)
+	}
+	err := h.eng.Run()
+	cs.mu.Lock()
+	delete(cs.engines, h.eng)
+	cs.mu.Unlock()
+	if cs.Observer != nil {
+		cs.Observer.StreamEnded(who, err)
+	}
+	if err != nil {
+		log.Info("peer disconnected", "peer", who, "err", err)
+	} else {
+		log.Info("peer disconnected", "peer", who)
+	}
+	return err
+}
+
+// describePeer names the remote end: its address and, over mTLS, the
+// subject of its certificate.
+func describePeer(ctx context.Context) string {
+	p, ok := grpcpeer.FromContext(ctx)
+	if !ok {
+		return "unknown"
+	}
+	s := p.Addr.String()
+	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+		s += " (" + ti.State.PeerCertificates[0].Subject.String() + ")"
+	}
+	return s
+}
+
+// Start listens on Address and serves until Shutdown, Stop or a fatal error.
+func (cs *ChaincodeServer) Start() error {
+	if err := cs.validate(); err != nil {
+		return err
+	}
+	// Check TLS before binding the port so a bad setting never half-starts.
+	if err := cs.prepareTLS(); err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cs.Address)
+	if err != nil {
+		cs.closeTLS()
+		return fmt.Errorf("listen on %s: %w", cs.Address, err)
+	}
+	return cs.Serve(lis)
+}
+
+// Serve serves on lis, which it closes when done. Use it when the caller
+// binds the port itself (tests, socket activation).
+func (cs *ChaincodeServer) Serve(lis net.Listener) error {
+	cs.mu.Lock()
+	cs.lis = lis
+	cs.mu.Unlock()
+	if err := cs.validate(); err != nil {
+		lis.Close()
+		return err
+	}
+	if err := cs.prepareTLS(); err != nil {
+		lis.Close()
+		return err
+	}
+	ka := defaultKeepalive
+	if cs.KaOpts != nil {
+		ka = *cs.KaOpts
+	}
+	policy := defaultKaPolicy
+	if cs.KaPolicy != nil {
+		policy = *cs.KaPolicy
+	}
+	opts := []grpc.ServerOption{
+		grpc.KeepaliveParams(ka),
+		grpc.KeepaliveEnforcementPolicy(policy),
+		grpc.MaxRecvMsgSize(maxMessageSize),
+		grpc.MaxSendMsgSize(maxMessageSize),
+		grpc.ConnectionTimeout(5 * time.Second),
+	}
+	if cfg := cs.tls.config; cfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
+	} else {
+		opts = append(opts, grpc.Creds(insecure.NewCredentials()))
+	}
+	opts = append(opts, cs.ServerOptions...)
+	srv := grpc.NewServer(opts...)
+	peer.RegisterChaincodeServer(srv, cs)
+	if cs.RegisterServices != nil {
+		cs.RegisterServices(srv)
+	}
+	cs.mu.Lock()
+	if cs.stopping {
+		cs.mu.Unlock()
+		lis.Close()
+		cs.closeTLS()
+		return nil
+	}
+	cs.srv = srv
+	cs.serveDone = make(chan struct{})
+	done := cs.serveDone
+	cs.mu.Unlock()
+	cs.logger().Info("chaincode server listening", "address", lis.Addr().String(), "ccid", cs.CCID, "tls", cs.tls.config != nil)
+	err := srv.Serve(lis)
+	close(done)
+	cs.closeTLS()
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Addr returns the address the server listens on, once serving.
+func (cs *ChaincodeServer) Addr() net.Addr {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.lis == nil {
+		return nil
+	}
+	return cs.lis.Addr()
+}
+
+// Shutdown stops accepting connections and transactions, lets transactions
+// in flight finish until ctx ends, then closes every stream. Peers see
+// new transactions refused with ERROR while draining. It returns ctx.Err()
+// if the deadline cut the drain short.
+func (cs *ChaincodeServer) Shutdown(ctx context.Context) error {
+	cs.mu.Lock()
+	cs.stopping = true
+	srv, done := cs.srv, cs.serveDone
+	engines := make([]*engine.Engine, 0, len(cs.engines))
+	for e := range cs.engines {
+		engines = append(engines, e)
+	}
+	cs.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	// GracefulStop closes the listeners at once, then waits for streams,
+	// which end when Stop below closes the transports.
+	graceful := make(chan struct{})
+	go func() { srv.GracefulStop(); close(graceful) }()
+
+	var drainErr error
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	for _, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.Drain(ctx); err != nil {
+				errMu.Lock()
+				drainErr = err
+				errMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	srv.Stop()
+	<-graceful
+	<-done
+	if drainErr != nil {
+		cs.logger().Warn("shutdown deadline passed with transactions still running", "err", drainErr)
+	}
+	return drainErr
+}
+
+// Stop closes every stream at once; transactions in flight fail.
+func (cs *ChaincodeServer) Stop() {
+	cs.mu.Lock()
+	cs.stopping = true
+	srv := cs.srv
+	cs.mu.Unlock()
+	if srv != nil {
+		srv.Stop()
+	}
+}
+
+// ReloadTLS re-reads file-based TLS material now (for SIGHUP). The last
+// good material stays in use if the files are bad.
+func (cs *ChaincodeServer) ReloadTLS() error {
+	cs.mu.Lock()
+	t := cs.tls
+	cs.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	return t.reload()
+}
+
