@@ -1,0 +1,42 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/ccserver/ccserver/internal/fsutil"
+)
+
+// maxPEMFile bounds what ccpki reads as a PEM or JSON file.
+const maxPEMFile = 4 << 20
+
+// ReadCertificates reads a PEM file of certificates; errors name the file.
+func ReadCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := fsutil.ReadFile(path, maxPEMFile)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCertificatesPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return certs, nil
+}
+
+// ReadKey reads a private key file after checking that group and others
+// cannot read it (unless allowInsecure). Errors name the file, never the key.
+func ReadKey(path string, allowInsecure bool) (crypto.Signer, error) {
+	if err := fsutil.CheckKeyFile(path, allowInsecure); err != nil {
+		return nil, err
+	}
+	data, err := fsutil.ReadFile(path, maxPEMFile)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ParseKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return key, nil
+}

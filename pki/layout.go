@@ -1,0 +1,149 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ccserver/ccserver/internal/fsutil"
+)
+
+// The cert-manager layout that ccserver and Kubernetes TLS secrets use.
+const (
+	CertFile = "tls.crt" // leaf followed by intermediates
+	KeyFile  = "tls.key"
+	CAFile   = "ca.crt" // trust anchors
+)
+
+// CertManagerFiles is the content of the cert-manager layout for issued.
+func CertManagerFiles(issued *Issued, key crypto.Signer) ([]fsutil.File, error) {
+	keyPEM, err := EncodeKeyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	chain := append([]*x509.Certificate{issued.Certificate}, issued.Intermediates...)
+	return []fsutil.File{
+		{Name: CertFile, Data: EncodeCertificatesPEM(chain...), Perm: 0o644},
+		{Name: KeyFile, Data: keyPEM, Perm: 0o600},
+		{Name: CAFile, Data: EncodeCertificatesPEM(issued.Roots...), Perm: 0o644},
+	}, nil
+}
+
+// WriteCertManager writes tls.crt, tls.key and ca.crt into dir. Versioned
+// (the default in ccpki) swaps them in as one generation through ..data;
+// otherwise each file is replaced atomically on its own, key first.
+func WriteCertManager(dir string, issued *Issued, key crypto.Signer, versioned bool) error {
+	files, err := CertManagerFiles(issued, key)
+	if err != nil {
+		return err
+	}
+	if len(issued.Roots) == 0 {
+		files = files[:2] // keep the existing ca.crt
+	}
+	if versioned {
+		return fsutil.WriteVersioned(dir, files)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []int{1, 0, 2} {
+		if f >= len(files) {
+			continue
+		}
+		if err := fsutil.WriteFile(filepath.Join(dir, files[f].Name), files[f].Data, files[f].Perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteMSP writes the Fabric MSP-style layout: signcerts/cert.pem,
+// keystore/priv_sk, cacerts/, intermediatecerts/ and tlscacerts/.
+func WriteMSP(dir string, issued *Issued, key crypto.Signer) error {
+	keyPEM, err := EncodeKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	files := []struct {
+		path string
+		data []byte
+		perm os.FileMode
+	}{
+		{filepath.Join("keystore", "priv_sk"), keyPEM, 0o600},
+		{filepath.Join("signcerts", "cert.pem"), EncodeCertificatesPEM(issued.Certificate), 0o644},
+		{filepath.Join("cacerts", "ca.pem"), EncodeCertificatesPEM(issued.Roots...), 0o644},
+		{filepath.Join("tlscacerts", "ca.pem"), EncodeCertificatesPEM(issued.Roots...), 0o644},
+	}
+	if len(issued.Intermediates) > 0 {
+		files = append(files, struct {
+			path string
+			data []byte
+			perm os.FileMode
+		}{filepath.Join("intermediatecerts", "intermediate.pem"), EncodeCertificatesPEM(issued.Intermediates...), 0o644})
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f.path)
+		mode := os.FileMode(0o755)
+		if f.perm == 0o600 {
+			mode = 0o700
+		}
+		if err := os.MkdirAll(filepath.Dir(p), mode); err != nil {
+			return err
+		}
+		if err := fsutil.WriteFile(p, f.data, f.perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KeyPair is a certificate with its chain and key, as read from a
+// cert-manager layout directory.
+type KeyPair struct {
+	Certificate   *x509.Certificate
+	Intermediates []*x509.Certificate
+	Key           crypto.Signer
+	Roots         []*x509.Certificate // from ca.crt; may be empty
+}
+
+// ReadCertManager reads tls.crt, tls.key and (if present) ca.crt from dir,
+// all from the same ..data generation when the directory is versioned.
+func ReadCertManager(dir string, allowInsecureKey bool) (*KeyPair, error) {
+	base := dir
+	if gen, err := fsutil.CurrentGeneration(dir); err == nil {
+		base = gen
+	}
+	certs, err := ReadCertificates(filepath.Join(base, CertFile))
+	if err != nil {
+		return nil, err
+	}
+	key, err := ReadKey(filepath.Join(base, KeyFile), allowInsecureKey)
+	if err != nil {
+		return nil, err
+	}
+	if !KeyMatches(certs[0], key) {
+		return nil, fmt.Errorf("%s does not match the certificate in %s", filepath.Join(dir, KeyFile), filepath.Join(dir, CertFile))
+	}
+	kp := &KeyPair{Certificate: certs[0], Intermediates: certs[1:], Key: key}
+	roots, err := ReadCertificates(filepath.Join(base, CAFile))
+	switch {
+	case err == nil:
+		kp.Roots = roots
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	return kp, nil
+}
+
+// HasCertManager tells whether dir already holds a certificate or key.
+func HasCertManager(dir string) bool {
+	for _, n := range []string{CertFile, KeyFile} {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}

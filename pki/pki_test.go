@@ -1,0 +1,499 @@
+package pki
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cflog "github.com/cloudflare/cfssl/log"
+	"go.uber.org/goleak"
+
+	"github.com/ccserver/ccserver/internal/fsutil"
+	"github.com/ccserver/ccserver/internal/testpki"
+)
+
+func TestMain(m *testing.M) {
+	cflog.Level = cflog.LevelWarning // cfssl logs every signature at info level
+	goleak.VerifyTestMain(m)
+}
+
+func newCA(t *testing.T, opts InitOptions) *Local {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "ca")
+	if _, err := InitCA(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func issue(t *testing.T, ca Backend, profile string, spec CSRSpec) (*Issued, *KeyPair) {
+	t.Helper()
+	key, err := GenerateKey(spec.KeyType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := NewCSR(key, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := ca.Issue(context.Background(), &Request{CSR: csr, Profile: profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss, &KeyPair{Certificate: iss.Certificate, Intermediates: iss.Intermediates, Key: key, Roots: iss.Roots}
+}
+
+func tlsCert(kp *KeyPair) tls.Certificate {
+	c := tls.Certificate{Certificate: [][]byte{kp.Certificate.Raw}, PrivateKey: kp.Key, Leaf: kp.Certificate}
+	for _, i := range kp.Intermediates {
+		c.Certificate = append(c.Certificate, i.Raw)
+	}
+	return c
+}
+
+// A server and a client certificate from each key type complete a real
+// mutual TLS handshake over loopback.
+func TestIssuedCertificatesHandshake(t *testing.T) {
+	for _, kt := range []KeyType{KeyECDSAP256, KeyECDSAP384, KeyEd25519, KeyRSA3072} {
+		t.Run(string(kt), func(t *testing.T) {
+			ca := newCA(t, InitOptions{KeyType: kt})
+			if ca.Certificate() == ca.Root() || !ca.Certificate().MaxPathLenZero {
+				t.Fatal("want an intermediate with path length 0")
+			}
+			_, server := issue(t, ca, "server", CSRSpec{Subject: pkix.Name{CommonName: "localhost"}, Hosts: []string{"localhost", "127.0.0.1"}, KeyType: kt})
+			_, client := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer0"}, KeyType: kt})
+			if got := server.Certificate.NotAfter.Sub(server.Certificate.NotBefore); got != DefaultServerLifetime+Backdate {
+				t.Errorf("server lifetime %v", got)
+			}
+			pool := x509.NewCertPool()
+			pool.AddCert(ca.Root())
+			ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+				Certificates: []tls.Certificate{tlsCert(server)}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan error, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					done <- err
+					return
+				}
+				defer c.Close()
+				err = c.(*tls.Conn).Handshake()
+				if err == nil && len(c.(*tls.Conn).ConnectionState().PeerCertificates) == 0 {
+					err = errors.New("no client certificate")
+				}
+				done <- err
+			}()
+			conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "localhost", Certificates: []tls.Certificate{tlsCert(client)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = conn.Read(make([]byte, 1)) // TLS 1.3: learn whether the server accepted us
+			conn.Close()
+			if err := <-done; err != nil {
+				t.Fatalf("server side: %v", err)
+			}
+		})
+	}
+}
+
+func TestInitRefusesOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	first, err := InitCA(dir, InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{RootKeyFile, IntermediateKeyFile} {
+		fi, _ := os.Stat(filepath.Join(dir, name))
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v", name, fi.Mode().Perm())
+		}
+	}
+	if _, err := InitCA(dir, InitOptions{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("second init: %v", err)
+	}
+	second, err := InitCA(dir, InitOptions{Force: true, NoIntermediate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Root.Equal(first.Root) || second.Intermediate != nil {
+		t.Fatal("force did not replace the CA")
+	}
+	if _, err := os.Stat(filepath.Join(dir, IntermediateKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("stale intermediate key left behind")
+	}
+	ca, err := OpenLocal(dir)
+	if err != nil || !ca.Certificate().Equal(ca.Root()) {
+		t.Fatalf("root-signing CA: %v", err)
+	}
+}
+
+func TestOpenLocalRefusesReadableKey(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := InitCA(dir, InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, IntermediateKeyFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenLocal(dir)
+	if !errors.Is(err, fsutil.ErrInsecurePermissions) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := OpenLocal(dir, WithInsecureKeyPermissions()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenLocal(t.TempDir()); err == nil || !strings.Contains(err.Error(), "ccpki init") {
+		t.Fatalf("empty dir: %v", err)
+	}
+}
+
+func TestIssueErrors(t *testing.T) {
+	ca := newCA(t, InitOptions{IntermediateLifetime: 24 * time.Hour, RootLifetime: 48 * time.Hour})
+	key, _ := GenerateKey(KeyECDSAP256)
+	csr, _ := NewCSR(key, CSRSpec{Subject: pkix.Name{CommonName: "x"}})
+	for _, tc := range []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"unknown profile", Request{CSR: csr, Profile: "nope"}, "server"},
+		{"outlives CA", Request{CSR: csr, Profile: "server", Lifetime: 72 * time.Hour}, "outlive"},
+	} {
+		if _, err := ca.Issue(context.Background(), &tc.req); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want mention of %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestSigningConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `{"signing":{"profiles":{"ccaas-server":{"usages":["signing","server auth"],"expiry":"2h"}}}}`)
+	policy, err := LoadSigningConfig(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cadir := filepath.Join(dir, "ca")
+	if _, err := InitCA(cadir, InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := OpenLocal(cadir, WithSigningPolicy(policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, _ := issue(t, ca, "ccaas-server", CSRSpec{Hosts: []string{"cc.example"}})
+	if got := iss.Certificate.NotAfter.Sub(iss.Certificate.NotBefore); got != 2*time.Hour+Backdate {
+		t.Errorf("lifetime %v, want the profile's 2h", got)
+	}
+	if len(iss.Certificate.ExtKeyUsage) != 1 || iss.Certificate.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth {
+		t.Errorf("usages %v", Usages(iss.Certificate))
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`{"signing":`, "not valid JSON"},
+		{`{}`, `no "signing"`},
+		{`{"signing":{"profiles":{"a":{"usages":["server auth"],"expiry":"soon"}}}}`, "expiry"},
+		{`{"signing":{"profiles":{"a":{"usages":["flying"],"expiry":"1h"}}}}`, "flying"},
+	} {
+		p := write("bad.json", tc.body)
+		_, err := LoadSigningConfig(p)
+		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want file name and %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+func TestParseCSRJSON(t *testing.T) {
+	spec, err := ParseCSRJSON([]byte(`{"CN":"cc","hosts":["cc.svc","10.0.0.1","spiffe://x/y"],"names":[{"O":"Org1","OU":"peer"}],"key":{"algo":"ecdsa","size":384}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.KeyType != KeyECDSAP384 || spec.Subject.Organization[0] != "Org1" || len(spec.Hosts) != 3 {
+		t.Fatalf("spec = %+v", spec)
+	}
+	key, _ := GenerateKey(spec.KeyType)
+	csr, err := NewCSR(key, *spec)
+	if err != nil || len(csr.DNSNames) != 1 || len(csr.IPAddresses) != 1 || len(csr.URIs) != 1 {
+		t.Fatalf("csr = %+v, %v", csr, err)
+	}
+	for _, bad := range []string{`{"CN":`, `{"CN":"x","hostz":[]}`, `{"CN":"x","key":{"algo":"dsa"}}`, `{}`} {
+		if _, err := ParseCSRJSON([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if _, err := NewCSR(key, CSRSpec{Hosts: []string{"localhost:9999"}}); err == nil {
+		t.Error("host:port accepted as a DNS name")
+	}
+}
+
+func TestRevokeAndCRL(t *testing.T) {
+	ca := newCA(t, InitOptions{})
+	_, client := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer0"}})
+	_, other := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer1"}})
+	chain := append([]*x509.Certificate{client.Certificate}, client.Intermediates...)
+	opts := VerifyOptions{Roots: []*x509.Certificate{ca.Root()}, Role: RoleClient}
+	if err := Verify(chain, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Revoke(context.Background(), client.Certificate, ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Revoke(context.Background(), client.Certificate, ReasonKeyCompromise); err != nil {
+		t.Fatal("second revoke:", err)
+	}
+	path, err := ca.WriteCRL("", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	crl, err := ParseCRL(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].ReasonCode != int(ReasonKeyCompromise) {
+		t.Fatalf("CRL entries %+v", crl.RevokedCertificateEntries)
+	}
+	if crl.NextUpdate.Sub(time.Now()) > time.Hour || crl.Number.Int64() != 1 {
+		t.Fatalf("nextUpdate %v number %v", crl.NextUpdate, crl.Number)
+	}
+	opts.CRL = crl
+	if err := Verify(chain, opts); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("revoked cert verified: %v", err)
+	}
+	if err := Verify(append([]*x509.Certificate{other.Certificate}, other.Intermediates...), opts); err != nil {
+		t.Fatalf("unrevoked cert: %v", err)
+	}
+	stranger := testpki.NewCA(t).Client(t)
+	if err := ca.Revoke(context.Background(), stranger.Cert, ReasonUnspecified); !errors.Is(err, ErrNotIssuedHere) {
+		t.Fatalf("foreign cert: %v", err)
+	}
+	for _, s := range []string{"key-compromise", "keyCompromise", "1"} {
+		if r, err := ParseRevocationReason(s); err != nil || r != ReasonKeyCompromise {
+			t.Errorf("%s: %v %v", s, r, err)
+		}
+	}
+}
+
+func TestVerifyRoles(t *testing.T) {
+	ca := newCA(t, InitOptions{})
+	_, server := issue(t, ca, "server", CSRSpec{Hosts: []string{"cc.example", "127.0.0.1"}})
+	_, client := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer0"}})
+	roots := []*x509.Certificate{ca.Root()}
+	chain := func(kp *KeyPair) []*x509.Certificate {
+		return append([]*x509.Certificate{kp.Certificate}, kp.Intermediates...)
+	}
+	for _, tc := range []struct {
+		name string
+		kp   *KeyPair
+		opts VerifyOptions
+		ok   bool
+	}{
+		{"server ok dns", server, VerifyOptions{Role: RoleServer, Address: "cc.example:9999"}, true},
+		{"server ok ip", server, VerifyOptions{Role: RoleServer, Address: "127.0.0.1:9999"}, true},
+		{"server wrong host", server, VerifyOptions{Role: RoleServer, Address: "other:9999"}, false},
+		{"client as server", client, VerifyOptions{Role: RoleServer, Address: "cc.example:9999"}, false},
+		{"server as client", server, VerifyOptions{Role: RoleClient}, false},
+		{"client ok", client, VerifyOptions{Role: RoleClient}, true},
+		{"wrong roots", client, VerifyOptions{Role: RoleClient, Roots: []*x509.Certificate{testpki.NewCA(t).Cert}}, false},
+		{"expired", client, VerifyOptions{Role: RoleClient, Now: time.Now().Add(60 * 24 * time.Hour)}, false},
+	} {
+		if tc.opts.Roots == nil {
+			tc.opts.Roots = roots
+		}
+		err := Verify(chain(tc.kp), tc.opts)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrVerify)) {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+	var b bytes.Buffer
+	if err := Describe(&b, server.Certificate, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"DNS:cc.example", "IP:127.0.0.1", "serverAuth", "29d23h", SPKIPin(server.Certificate)} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("Describe lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestPin(t *testing.T) {
+	leaf := testpki.NewCA(t).Server(t)
+	pin := SPKIPin(leaf.Cert)
+	if pin != testpki.SPKIPin(leaf.Cert) {
+		t.Fatalf("pin %s differs from testpki's", pin)
+	}
+	b64, err := ParsePin(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexForm := strings.ToUpper(bytesHex(b64))
+	if h, err := ParsePin(hexForm); err != nil || !bytes.Equal(h, b64) {
+		t.Fatalf("hex form: %v", err)
+	}
+	for _, bad := range []string{"", "sha256/xx", "sha1/" + pin[7:], strings.Repeat("g", 64)} {
+		if _, err := ParsePin(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func bytesHex(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+func untar(t *testing.T, data []byte) map[string][]byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	out := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.ModTime.Unix() != 0 || h.Uid != 0 || h.Mode != 0o100644 {
+			t.Errorf("%s: header not normalised: %+v", h.Name, h)
+		}
+		out[h.Name], _ = io.ReadAll(tr)
+	}
+}
+
+func TestCCaaSPackage(t *testing.T) {
+	ca := testpki.NewCA(t)
+	client := ca.Client(t)
+	conn := Connection{Address: "localhost:9999", DialTimeout: "10s", TLSRequired: true, ClientAuthRequired: true,
+		RootCert: string(ca.CertPEM), ClientCert: string(client.ChainPEM), ClientKey: string(client.KeyPEM)}
+	pkg, err := CCaaSPackage("basic_1.0", conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := CCaaSPackage("basic_1.0", conn)
+	if !bytes.Equal(pkg, again) {
+		t.Fatal("package bytes differ between runs")
+	}
+	id := PackageID("basic_1.0", pkg)
+	if !strings.HasPrefix(id, "basic_1.0:") || len(id) != len("basic_1.0:")+64 {
+		t.Fatalf("id %q", id)
+	}
+	outer := untar(t, pkg)
+	var meta map[string]string
+	if err := json.Unmarshal(outer["metadata.json"], &meta); err != nil || meta["type"] != "ccaas" || meta["label"] != "basic_1.0" {
+		t.Fatalf("metadata %s: %v", outer["metadata.json"], err)
+	}
+	inner := untar(t, outer["code.tar.gz"])
+	var raw map[string]any
+	if err := json.Unmarshal(inner["connection.json"], &raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw["tls_required"] != true || raw["client_auth_required"] != true || raw["dial_timeout"] != "10s" || raw["address"] != "localhost:9999" {
+		t.Fatalf("connection.json %s", inner["connection.json"])
+	}
+	if raw["client_key"] != string(client.KeyPEM) {
+		t.Fatal("client_key not inlined")
+	}
+	bad := conn
+	bad.ClientKey = string(ca.Client(t).KeyPEM)
+	for name, tc := range map[string]struct {
+		label string
+		conn  Connection
+	}{
+		"label":        {"bad label", conn},
+		"address":      {"x", Connection{Address: "localhost", TLSRequired: false}},
+		"key mismatch": {"x", bad},
+		"no root":      {"x", Connection{Address: "a:1", TLSRequired: true}},
+		"tls off":      {"x", Connection{Address: "a:1", RootCert: conn.RootCert}},
+	} {
+		if _, err := CCaaSPackage(tc.label, tc.conn); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "PRIVATE KEY") {
+			t.Errorf("%s: error quotes key material", name)
+		}
+	}
+}
+
+func TestParseErrorsNeverQuoteKeys(t *testing.T) {
+	leaf := testpki.NewCA(t).Server(t)
+	if _, err := ParseCertificatesPEM(leaf.KeyPEM); err == nil || strings.Contains(err.Error(), string(leaf.KeyPEM[30:60])) {
+		t.Fatalf("err = %v", err)
+	}
+	broken := bytes.Replace(leaf.KeyPEM, []byte("\n"), []byte("\nAAAA"), 3)
+	if _, err := ParseKeyPEM(broken); err == nil {
+		t.Fatal("broken key accepted")
+	}
+	if _, err := ParseCertificatesPEM([]byte("   ")); err == nil {
+		t.Fatal("empty file accepted")
+	}
+}
+
+func FuzzParseCertificatesPEM(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte(""))
+	f.Add(testpki.NewCA(f).CertPEM)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		certs, err := ParseCertificatesPEM(data)
+		if err == nil && len(certs) == 0 {
+			t.Fatal("no error and no certificates")
+		}
+	})
+}
+
+func FuzzParseCSRJSON(f *testing.F) {
+	f.Add([]byte(`{"CN":"cc","hosts":["a","1.2.3.4"],"key":{"algo":"rsa","size":2048}}`))
+	f.Add([]byte(`{"names":[{"O":"x"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spec, err := ParseCSRJSON(data)
+		if err == nil && spec.KeyType == "" {
+			t.Fatal("no key type")
+		}
+	})
+}
+
+func FuzzParsePin(f *testing.F) {
+	f.Add("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+	f.Add(strings.Repeat("ab", 32))
+	f.Fuzz(func(t *testing.T, s string) {
+		if b, err := ParsePin(s); err == nil && len(b) != 32 {
+			t.Fatal("wrong length")
+		}
+	})
+}
+
+var _ = net.IPv4

@@ -1,0 +1,240 @@
+package pki
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Clock is the time source of a Renewer; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Renewal defaults, following cert-manager and step: renew when a third of
+// the lifetime is left, spread by up to a twentieth of it.
+const (
+	DefaultRenewBefore = 1.0 / 3
+	DefaultJitter      = 1.0 / 20
+	DefaultMinBackoff  = 5 * time.Second
+	DefaultMaxBackoff  = 10 * time.Minute
+)
+
+// RenewerConfig configures a Renewer. Backend and Dir are required.
+type RenewerConfig struct {
+	Backend Backend
+	// Dir holds tls.crt, tls.key and ca.crt (cert-manager layout).
+	Dir string
+	// Profile for the new certificate; "" infers "server" or "client"
+	// from the current certificate's extended key usage.
+	Profile string
+	// Lifetime of the new certificate; 0 keeps the current one's.
+	Lifetime time.Duration
+	// RenewBefore is the fraction of the lifetime left at which to renew
+	// (default 1/3); Jitter the fraction of the lifetime by which renewal
+	// is randomly moved earlier (default 1/20; negative disables).
+	RenewBefore, Jitter float64
+	// ReuseKey signs the new certificate for the current key instead of a
+	// fresh one of the same type.
+	ReuseKey bool
+	// Flat writes plain files instead of the ..data generation swap.
+	Flat bool
+	// MinBackoff and MaxBackoff bound the retry delay after a failure.
+	MinBackoff, MaxBackoff time.Duration
+	// AllowInsecureKey reads a key file that group or others can read.
+	AllowInsecureKey bool
+	// AfterRenew runs after each successful renewal (e.g. an --exec hook);
+	// its error is reported, the new certificate stays.
+	AfterRenew func(ctx context.Context, issued *Issued) error
+	Clock      Clock
+	Logger     *slog.Logger
+}
+
+// Renewer keeps the certificate in a directory fresh. Run loops until its
+// context ends; RenewIfDue does one step.
+type Renewer struct {
+	cfg    RenewerConfig
+	jitter map[string]time.Duration // per serial, so the schedule is stable
+}
+
+// NewRenewer checks cfg and fills defaults.
+func NewRenewer(cfg RenewerConfig) (*Renewer, error) {
+	if cfg.Backend == nil || cfg.Dir == "" {
+		return nil, errors.New("renewer: Backend and Dir are required")
+	}
+	if cfg.RenewBefore == 0 {
+		cfg.RenewBefore = DefaultRenewBefore
+	}
+	if cfg.RenewBefore <= 0 || cfg.RenewBefore >= 1 {
+		return nil, fmt.Errorf("renewer: renew-before fraction %v must be between 0 and 1", cfg.RenewBefore)
+	}
+	if cfg.Jitter == 0 {
+		cfg.Jitter = DefaultJitter
+	}
+	if cfg.Jitter < 0 {
+		cfg.Jitter = 0
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.MinBackoff)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Renewer{cfg: cfg, jitter: map[string]time.Duration{}}, nil
+}
+
+// RenewAt is when cert should be renewed: when RenewBefore of its lifetime
+// is left, moved earlier by a random jitter.
+func (r *Renewer) RenewAt(cert *x509.Certificate) time.Time {
+	life := cert.NotAfter.Sub(cert.NotBefore)
+	key := cert.SerialNumber.String()
+	j, ok := r.jitter[key]
+	if !ok {
+		if span := int64(float64(life) * r.cfg.Jitter); span > 0 {
+			j = time.Duration(rand.Int64N(span))
+		}
+		r.jitter = map[string]time.Duration{key: j}
+	}
+	return cert.NotAfter.Add(-time.Duration(float64(life)*r.cfg.RenewBefore) - j)
+}
+
+// RenewIfDue renews when the certificate in Dir is due (or force) and
+// returns whether it did and when the next renewal is due. On error the
+// files in Dir are untouched.
+func (r *Renewer) RenewIfDue(ctx context.Context, force bool) (renewed bool, next time.Time, err error) {
+	kp, err := ReadCertManager(r.cfg.Dir, r.cfg.AllowInsecureKey)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	if at := r.RenewAt(kp.Certificate); !force && r.cfg.Clock.Now().Before(at) {
+		return false, at, nil
+	}
+	issued, err := r.renew(ctx, kp)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	r.cfg.Logger.Info("certificate renewed", "dir", r.cfg.Dir, "serial", issued.Certificate.SerialNumber.Text(16),
+		"not_after", issued.Certificate.NotAfter, "spki_pin", SPKIPin(issued.Certificate))
+	next = r.RenewAt(issued.Certificate)
+	if r.cfg.AfterRenew != nil {
+		if err := r.cfg.AfterRenew(ctx, issued); err != nil {
+			return true, next, fmt.Errorf("after renewal: %w", err)
+		}
+	}
+	return true, next, nil
+}
+
+func (r *Renewer) renew(ctx context.Context, kp *KeyPair) (*Issued, error) {
+	profile := r.cfg.Profile
+	if profile == "" {
+		var err error
+		if profile, err = InferProfile(kp.Certificate); err != nil {
+			return nil, err
+		}
+	}
+	lifetime := r.cfg.Lifetime
+	if lifetime == 0 {
+		lifetime = kp.Certificate.NotAfter.Sub(kp.Certificate.NotBefore)
+		if lifetime > 2*Backdate {
+			lifetime -= Backdate
+		}
+	}
+	spec := SpecFromCertificate(kp.Certificate)
+	var key crypto.Signer = kp.Key
+	if !r.cfg.ReuseKey {
+		var err error
+		if key, err = GenerateKey(spec.KeyType); err != nil {
+			return nil, err
+		}
+	}
+	csr, err := NewCSR(key, spec)
+	if err != nil {
+		return nil, err
+	}
+	issued, err := r.cfg.Backend.Renew(ctx, kp.Certificate, kp.Key, &Request{CSR: csr, Profile: profile, Lifetime: lifetime})
+	if err != nil {
+		return nil, fmt.Errorf("renew %s: %w", r.cfg.Dir, err)
+	}
+	if !KeyMatches(issued.Certificate, key) {
+		return nil, fmt.Errorf("renew %s: the CA returned a certificate for another key", r.cfg.Dir)
+	}
+	if len(issued.Roots) == 0 {
+		issued.Roots = kp.Roots
+	}
+	if err := WriteCertManager(r.cfg.Dir, issued, key, !r.cfg.Flat); err != nil {
+		return nil, fmt.Errorf("renew %s: %w", r.cfg.Dir, err)
+	}
+	return issued, nil
+}
+
+// InferProfile names the built-in profile matching cert's purpose.
+func InferProfile(cert *x509.Certificate) (string, error) {
+	var server, client bool
+	for _, u := range cert.ExtKeyUsage {
+		server = server || u == x509.ExtKeyUsageServerAuth
+		client = client || u == x509.ExtKeyUsageClientAuth
+	}
+	switch {
+	case server && !client:
+		return "server", nil
+	case client && !server:
+		return "client", nil
+	}
+	return "", fmt.Errorf("cannot tell the profile of %q from its usages %v; name it (--profile)", cert.Subject.CommonName, Usages(cert))
+}
+
+// Run renews whenever due until ctx ends, retrying failures with capped
+// exponential backoff; the current certificate stays in place while the CA
+// is unreachable. onError, if set, sees every failure. Run returns nil when
+// ctx is cancelled.
+func (r *Renewer) Run(ctx context.Context, onError func(error)) error {
+	failures := 0
+	for {
+		_, next, err := r.RenewIfDue(ctx, false)
+		var wait time.Duration
+		if err != nil && next.IsZero() {
+			failures++
+			wait = r.backoff(failures)
+			r.cfg.Logger.Warn("renewal failed; keeping the current certificate", "dir", r.cfg.Dir, "retry_in", wait, "err", err)
+			if onError != nil {
+				onError(err)
+			}
+		} else {
+			if err != nil && onError != nil {
+				onError(err) // hook failed; the certificate itself is fine
+			}
+			failures = 0
+			wait = max(next.Sub(r.cfg.Clock.Now()), r.cfg.MinBackoff)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.cfg.Clock.After(wait):
+		}
+	}
+}
+
+func (r *Renewer) backoff(failures int) time.Duration {
+	d := r.cfg.MinBackoff
+	for i := 1; i < failures && d < r.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, r.cfg.MaxBackoff)
+}

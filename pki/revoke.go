@@ -1,0 +1,192 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ccserver/ccserver/internal/fsutil"
+)
+
+// ErrNotIssuedHere is returned (wrapped) when asked to revoke a certificate
+// this CA did not sign.
+var ErrNotIssuedHere = errors.New("certificate was not issued by this CA")
+
+// DefaultCRLValidity is how long a CRL made by ccpki stays current; the
+// server treats a CRL past its nextUpdate as stale, so re-sign it (ccpki
+// crl) well before.
+const DefaultCRLValidity = 7 * 24 * time.Hour
+
+// RevocationList is the local CA's record of revoked certificates, kept in
+// revoked.json beside the CA keys.
+type RevocationList struct {
+	// CRLNumber is the number of the last CRL signed (RFC 5280 §5.2.3).
+	CRLNumber int64              `json:"crl_number"`
+	Revoked   []RevokedCertEntry `json:"revoked"`
+}
+
+// RevokedCertEntry is one revoked certificate.
+type RevokedCertEntry struct {
+	Serial    string           `json:"serial"` // hex
+	Subject   string           `json:"subject"`
+	NotAfter  time.Time        `json:"not_after"`
+	RevokedAt time.Time        `json:"revoked_at"`
+	Reason    RevocationReason `json:"reason"`
+}
+
+var reasonNames = map[string]RevocationReason{
+	"unspecified":          ReasonUnspecified,
+	"keycompromise":        ReasonKeyCompromise,
+	"cacompromise":         ReasonCACompromise,
+	"affiliationchanged":   ReasonAffiliationChanged,
+	"superseded":           ReasonSuperseded,
+	"cessationofoperation": ReasonCessationOfOperation,
+}
+
+// ParseRevocationReason accepts RFC 5280 names in any case, with or
+// without dashes ("key-compromise", "keyCompromise"), or the numeric code.
+func ParseRevocationReason(s string) (RevocationReason, error) {
+	norm := strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+	if r, ok := reasonNames[norm]; ok {
+		return r, nil
+	}
+	for _, r := range reasonNames {
+		if fmt.Sprint(int(r)) == s {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown revocation reason %q; use unspecified, key-compromise, ca-compromise, affiliation-changed, superseded or cessation-of-operation", s)
+}
+
+// ReadRevocationList reads a revoked.json; a missing file is an empty list.
+func ReadRevocationList(path string) (*RevocationList, error) {
+	data, err := fsutil.ReadFile(path, maxPEMFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return &RevocationList{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rl RevocationList
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rl); err != nil {
+		return nil, fmt.Errorf("%s: not a ccpki revocation list: %w", path, err)
+	}
+	for i, e := range rl.Revoked {
+		if _, ok := new(big.Int).SetString(e.Serial, 16); !ok {
+			return nil, fmt.Errorf("%s: entry %d: serial %q is not hexadecimal", path, i+1, e.Serial)
+		}
+	}
+	return &rl, nil
+}
+
+func (rl *RevocationList) write(path string) error {
+	data, err := json.MarshalIndent(rl, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// Revoke records cert as revoked in the CA's revoked.json. Revoking a
+// certificate twice keeps the first record. Call WriteCRL to publish.
+func (l *Local) Revoke(_ context.Context, cert *x509.Certificate, reason RevocationReason) error {
+	if err := cert.CheckSignatureFrom(l.cert); err != nil {
+		return fmt.Errorf("serial %s (%q): %w (signer %q)", cert.SerialNumber.Text(16), cert.Subject.CommonName, ErrNotIssuedHere, l.cert.Subject.CommonName)
+	}
+	if reason < ReasonUnspecified || reason > ReasonCessationOfOperation {
+		return fmt.Errorf("revocation reason %d is not supported", reason)
+	}
+	path := filepath.Join(l.dir, RevocationFile)
+	rl, err := ReadRevocationList(path)
+	if err != nil {
+		return err
+	}
+	serial := cert.SerialNumber.Text(16)
+	for _, e := range rl.Revoked {
+		if e.Serial == serial {
+			return nil
+		}
+	}
+	rl.Revoked = append(rl.Revoked, RevokedCertEntry{
+		Serial: serial, Subject: cert.Subject.String(), NotAfter: cert.NotAfter.UTC(),
+		RevokedAt: l.now().UTC().Truncate(time.Second), Reason: reason,
+	})
+	return rl.write(path)
+}
+
+// CRL signs a CRL naming every revoked certificate, valid for validity
+// (default DefaultCRLValidity), and bumps the CRL number. Entries whose
+// certificates expired more than a CRL period ago are left out.
+func (l *Local) CRL(validity time.Duration) ([]byte, error) {
+	if validity <= 0 {
+		validity = DefaultCRLValidity
+	}
+	path := filepath.Join(l.dir, RevocationFile)
+	rl, err := ReadRevocationList(path)
+	if err != nil {
+		return nil, err
+	}
+	now := l.now().UTC()
+	var entries []x509.RevocationListEntry
+	for _, e := range rl.Revoked {
+		if now.Sub(e.NotAfter) > validity {
+			continue
+		}
+		serial, _ := new(big.Int).SetString(e.Serial, 16)
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: e.RevokedAt, ReasonCode: int(e.Reason)})
+	}
+	rl.CRLNumber++
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    big.NewInt(rl.CRLNumber),
+		ThisUpdate:                now.Add(-Backdate),
+		NextUpdate:                now.Add(validity),
+		RevokedCertificateEntries: entries,
+	}, l.cert, l.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign CRL: %w", err)
+	}
+	if err := rl.write(path); err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), nil
+}
+
+// WriteCRL signs a CRL and writes it atomically to path (default: crl.pem
+// in the CA directory). It returns the path written.
+func (l *Local) WriteCRL(path string, validity time.Duration) (string, error) {
+	if path == "" {
+		path = filepath.Join(l.dir, CRLFile)
+	}
+	data, err := l.CRL(validity)
+	if err != nil {
+		return "", err
+	}
+	return path, fsutil.WriteFile(path, data, 0o644)
+}
+
+// ParseCRL reads a PEM ("X509 CRL") or DER CRL.
+func ParseCRL(data []byte) (*x509.RevocationList, error) {
+	if block, _ := pem.Decode(data); block != nil {
+		if block.Type != "X509 CRL" {
+			return nil, fmt.Errorf("PEM block has type %q, want X509 CRL", block.Type)
+		}
+		data = block.Bytes
+	}
+	crl, err := x509.ParseRevocationList(data)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid CRL: %w", err)
+	}
+	return crl, nil
+}
