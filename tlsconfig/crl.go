@@ -269,7 +269,7 @@ func (c *FileCRL) Check(state tls.ConnectionState) error {
 	if err != nil {
 		return &HandshakeError{Reason: classify(err), Err: err}
 	}
-	if err := firstPassing(chains, c.CheckChain); err != nil {
+	if err := checkAllChains(chains, c); err != nil {
 		return &HandshakeError{Reason: classify(err), Err: err}
 	}
 	return nil

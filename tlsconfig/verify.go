@@ -153,20 +153,37 @@ func (v *peerVerifier) check(state tls.ConnectionState) error {
 		return &HandshakeError{Reason: ReasonIdentityRule, Err: fmt.Errorf("%w: subject %q, DNS %v, URIs %v; rules %v",
 			ErrIdentityRule, leaf.Subject.String(), leaf.DNSNames, leaf.URIs, v.rules)}
 	}
-	err = firstPassing(chains, func(chain []*x509.Certificate) error {
-		if len(v.pins) > 0 && !v.pins.matchAny(chain) {
+	if len(v.pins) > 0 {
+		err := firstPassing(chains, func(chain []*x509.Certificate) error {
+			if v.pins.matchAny(chain) {
+				return nil
+			}
 			seen := make([]string, len(chain))
 			for i, c := range chain {
 				seen[i] = PinOf(c).String()
 			}
-			return &HandshakeError{Reason: ReasonPin, Err: fmt.Errorf("%w: chain pins %v", ErrPinMismatch, seen)}
+			return fmt.Errorf("%w: chain pins %v", ErrPinMismatch, seen)
+		})
+		if err != nil {
+			return &HandshakeError{Reason: ReasonPin, Err: err}
 		}
-		if v.crl != nil {
-			if err := v.crl.CheckChain(chain); err != nil {
-				return &HandshakeError{Reason: ReasonRevoked, Err: err}
-			}
+	}
+	if v.crl != nil {
+		// Every chain, not just one: a bundle holding an intermediate
+		// makes it an anchor, and the chain through the root is the one
+		// that can show the intermediate revoked.
+		if err := checkAllChains(chains, v.crl); err != nil {
+			return &HandshakeError{Reason: ReasonRevoked, Err: err}
 		}
-		return nil
-	})
-	return err
+	}
+	return nil
+}
+
+func checkAllChains(chains [][]*x509.Certificate, crl CRLSource) error {
+	for _, ch := range chains {
+		if err := crl.CheckChain(ch); err != nil {
+			return err
+		}
+	}
+	return nil
 }
