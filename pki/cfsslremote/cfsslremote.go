@@ -1,0 +1,467 @@
+package cfsslremote
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ccserver/ccserver/pki"
+)
+
+// DefaultTimeout bounds one request when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// maxResponse caps what the client reads from the server.
+const maxResponse = 1 << 20
+
+// The cfssl API endpoints the client uses.
+const (
+	pathAuthSign = "/api/v1/cfssl/authsign"
+	pathInfo     = "/api/v1/cfssl/info"
+	pathRevoke   = "/api/v1/cfssl/revoke"
+)
+
+// Config is what the client needs to know about one cfssl server.
+type Config struct {
+	// URL is the server's base URL, e.g. https://cfssl.example.com:8888.
+	URL string
+	// AuthKey is the signing profile's HMAC key, hex-encoded as in the
+	// server's ca-config.json; surrounding white space is ignored, so the
+	// contents of a key file can be passed as they are.
+	AuthKey []byte
+	// Profile is the signing profile used when a request names none.
+	Profile string
+	// Label selects the CA on a multi-root server; empty for `cfssl serve`.
+	Label string
+	// Roots are the trust anchors to hand out with issued certificates.
+	// Needed when the server's signer is an intermediate; when empty, the
+	// signer certificate from /info is used and must be self-signed.
+	Roots []*x509.Certificate
+	// TLSConfig is used for https connections to the server (its CA bundle,
+	// a client certificate for an mTLS proxy); nil means the system roots.
+	TLSConfig *tls.Config
+	// InsecurePlaintextHTTP allows an http:// URL. The auth key still
+	// authenticates requests, but answers can be forged on the way.
+	InsecurePlaintextHTTP bool
+	// Timeout bounds each request; zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Client is a pki.Backend backed by a remote cfssl server. It is safe for
+// concurrent use.
+type Client struct {
+	base    *url.URL
+	key     []byte
+	profile string
+	label   string
+	roots   []*x509.Certificate
+	http    *http.Client
+}
+
+var _ pki.Backend = (*Client)(nil)
+
+// New checks cfg and returns a client. It does not contact the server.
+func New(cfg Config) (*Client, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("cfsslremote: the cfssl URL is empty: set it to the server address, e.g. https://cfssl.example.com:8888")
+	}
+	base, err := url.Parse(cfg.URL)
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("cfsslremote: the cfssl URL %q is not an absolute URL: use https://host:port", cfg.URL)
+	}
+	switch base.Scheme {
+	case "https":
+	case "http":
+		if !cfg.InsecurePlaintextHTTP {
+			return nil, fmt.Errorf("cfsslremote: the cfssl URL %q is plain http: serve cfssl over TLS (cfssl serve -tls-cert/-tls-key, or a TLS proxy), or allow it explicitly with the insecure plaintext option", cfg.URL)
+		}
+	default:
+		return nil, fmt.Errorf("cfsslremote: the cfssl URL %q must use https", cfg.URL)
+	}
+	base.Path = strings.TrimRight(base.Path, "/")
+	base.RawQuery, base.Fragment = "", ""
+	key, err := ParseAuthKey(cfg.AuthKey)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range cfg.Roots {
+		if r == nil {
+			return nil, fmt.Errorf("cfsslremote: Roots[%d] is nil", i)
+		}
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSConfig != nil {
+		tlsCfg = cfg.TLSConfig.Clone()
+		if tlsCfg.MinVersion < tls.VersionTLS12 {
+			tlsCfg.MinVersion = tls.VersionTLS12
+		}
+	}
+	return &Client{
+		base:    base,
+		key:     key,
+		profile: cfg.Profile,
+		label:   cfg.Label,
+		roots:   append([]*x509.Certificate(nil), cfg.Roots...),
+		http: &http.Client{
+			Timeout: timeout,
+			Transport: &http.Transport{
+				TLSClientConfig: tlsCfg,
+				// The CA is asked rarely; idle connections would outlive calls.
+				DisableKeepAlives: true,
+				Proxy:             nil,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+// ParseAuthKey decodes a cfssl auth key: hex digits, white space around
+// them ignored.
+func ParseAuthKey(b []byte) ([]byte, error) {
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil, errors.New("cfsslremote: the auth key is empty: give the hex key of the profile's auth_key from the server's ca-config.json")
+	}
+	key, err := hex.DecodeString(s)
+	if err != nil {
+		// Never echo the key itself.
+		return nil, fmt.Errorf("cfsslremote: the auth key is not hex (%d characters): give the \"key\" value of the profile's auth_key from ca-config.json", len(s))
+	}
+	return key, nil
+}
+
+// response is cfssl's API envelope.
+type response struct {
+	Success bool            `json:"success"`
+	Result  json.RawMessage `json:"result"`
+	Errors  []struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// post sends body to path and decodes the envelope's result into out.
+func (c *Client) post(ctx context.Context, path string, body []byte, out any) error {
+	u := c.base.String() + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("cfsslremote: POST %s: %w", u, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("cfsslremote: POST %s: %w", u, ctxErr)
+		}
+		var verr *tls.CertificateVerificationError
+		if errors.As(err, &verr) {
+			return fmt.Errorf("cfsslremote: POST %s: the server's TLS certificate does not verify (give its CA bundle): %w", u, err)
+		}
+		return fmt.Errorf("cfsslremote: POST %s: %w: %w", u, pki.ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return fmt.Errorf("cfsslremote: POST %s: reading the answer: %w: %w", u, pki.ErrUnavailable, err)
+	}
+	if len(raw) > maxResponse {
+		return fmt.Errorf("cfsslremote: POST %s: the answer is larger than %d bytes", u, maxResponse)
+	}
+	var env response
+	jsonErr := json.Unmarshal(raw, &env)
+	if resp.StatusCode == http.StatusOK && jsonErr == nil && env.Success {
+		if err := json.Unmarshal(env.Result, out); err != nil {
+			return fmt.Errorf("cfsslremote: POST %s returned a malformed result: %w", u, err)
+		}
+		return nil
+	}
+	if resp.StatusCode == http.StatusOK && jsonErr != nil {
+		return fmt.Errorf("cfsslremote: POST %s returned malformed JSON (is this a cfssl server?): %w", u, jsonErr)
+	}
+	return refusal(u, resp.StatusCode, raw, &env, jsonErr == nil)
+}
+
+// refusal turns an unsuccessful answer into an error, classified for the
+// caller.
+func refusal(u string, status int, raw []byte, env *response, isJSON bool) error {
+	var msgs []string
+	if isJSON {
+		for _, e := range env.Errors {
+			msgs = append(msgs, fmt.Sprintf("%s (code %d)", clip(e.Message, 200), e.Code))
+		}
+	} else if s := strings.TrimSpace(string(raw)); s != "" {
+		msgs = append(msgs, clip(s, 200))
+	}
+	text := fmt.Sprintf("cfsslremote: POST %s: %d %s", u, status, http.StatusText(status))
+	if len(msgs) > 0 {
+		text += ": " + strings.Join(msgs, "; ")
+	}
+	joined := strings.Join(msgs, " ")
+	switch {
+	case strings.Contains(joined, "invalid token"):
+		return fmt.Errorf("%s: the server refused the auth key; check it matches the profile's auth_key: %w", text, pki.ErrUnauthorized)
+	case strings.Contains(joined, "no authentication provider"):
+		return fmt.Errorf("%s: the profile has no auth_key on the server, so authsign cannot use it; choose a profile with an auth_key", text)
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return fmt.Errorf("%s: %w", text, pki.ErrUnauthorized)
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout || status == http.StatusTooManyRequests:
+		return fmt.Errorf("%s: %w", text, pki.ErrUnavailable)
+	}
+	return errors.New(text)
+}
+
+func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// authenticated wraps request in cfssl's authenticated request: the
+// HMAC-SHA256 of the exact request bytes under the auth key.
+func (c *Client) authenticated(request []byte) ([]byte, error) {
+	mac := hmac.New(sha256.New, c.key)
+	mac.Write(request)
+	return json.Marshal(struct {
+		Token   []byte `json:"token"`
+		Request []byte `json:"request"`
+	}{mac.Sum(nil), request})
+}
+
+// Issue signs req.CSR through the authenticated sign endpoint.
+func (c *Client) Issue(ctx context.Context, req *pki.Request) (*pki.Issued, error) {
+	if req == nil || req.CSR == nil {
+		return nil, errors.New("cfsslremote: the request has no CSR")
+	}
+	if err := req.CSR.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("cfsslremote: the CSR signature does not verify: %w", err)
+	}
+	profile := req.Profile
+	if profile == "" {
+		profile = c.profile
+	}
+	signReq, err := json.Marshal(struct {
+		Request string `json:"certificate_request"`
+		Profile string `json:"profile"`
+		Label   string `json:"label"`
+	}{
+		Request: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.CSR.Raw})),
+		Profile: profile,
+		Label:   c.label,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cfsslremote: encoding the sign request: %w", err)
+	}
+	body, err := c.authenticated(signReq)
+	if err != nil {
+		return nil, fmt.Errorf("cfsslremote: encoding the sign request: %w", err)
+	}
+	var out struct {
+		Certificate string `json:"certificate"`
+	}
+	if err := c.post(ctx, pathAuthSign, body, &out); err != nil {
+		return nil, err
+	}
+	certs, err := parseCerts(out.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("cfsslremote: %s%s returned a malformed certificate: %w", c.base, pathAuthSign, err)
+	}
+	leaf := certs[0]
+	if !samePublicKey(leaf.PublicKey, req.CSR.PublicKey) {
+		return nil, fmt.Errorf("cfsslremote: %s%s returned a certificate for another key", c.base, pathAuthSign)
+	}
+	// cfssl signs with its default profile when the name is unknown, so
+	// check that the role ccpki asked for is what came back.
+	if want, ok := roleUsage[profile]; ok && !hasEKU(leaf, want) {
+		return nil, fmt.Errorf("cfsslremote: profile %q on %s issued a certificate without %s usage: the server has no such profile (cfssl then uses its default) or the profile lacks the usage; add %q to the profile's usages", profile, c.base, profile+" auth", profile+" auth")
+	}
+	return c.complete(ctx, leaf, profile)
+}
+
+// complete adds the issuer chain and roots to leaf, checking that it
+// verifies to them.
+func (c *Client) complete(ctx context.Context, leaf *x509.Certificate, profile string) (*pki.Issued, error) {
+	signer, err := c.signerCert(ctx, profile)
+	if err != nil {
+		return nil, err
+	}
+	var intermediates []*x509.Certificate
+	roots := c.roots
+	switch {
+	case len(roots) == 0 && isSelfSigned(signer):
+		roots = []*x509.Certificate{signer}
+	case len(roots) == 0:
+		return nil, fmt.Errorf("cfsslremote: the cfssl signer %q is an intermediate, so its root is unknown: configure the root certificate(s)", signer.Subject)
+	case !containsCert(roots, signer):
+		intermediates = []*x509.Certificate{signer}
+	}
+	rootPool, interPool := x509.NewCertPool(), x509.NewCertPool()
+	for _, r := range roots {
+		rootPool.AddCert(r)
+	}
+	for _, ic := range intermediates {
+		interPool.AddCert(ic)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: interPool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("cfsslremote: the certificate from %s does not verify to the configured roots: %w", c.base, err)
+	}
+	return &pki.Issued{Certificate: leaf, Intermediates: intermediates, Roots: roots}, nil
+}
+
+// CACertificate returns the certificate the server signs with for
+// profile (empty: the default), from /api/v1/cfssl/info.
+func (c *Client) CACertificate(ctx context.Context, profile string) (*x509.Certificate, error) {
+	return c.signerCert(ctx, profile)
+}
+
+func (c *Client) signerCert(ctx context.Context, profile string) (*x509.Certificate, error) {
+	body, err := json.Marshal(struct {
+		Label   string `json:"label"`
+		Profile string `json:"profile"`
+	}{c.label, profile})
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Certificate string `json:"certificate"`
+	}
+	if err := c.post(ctx, pathInfo, body, &out); err != nil {
+		return nil, err
+	}
+	certs, err := parseCerts(out.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("cfsslremote: %s%s returned a malformed CA certificate: %w", c.base, pathInfo, err)
+	}
+	if !certs[0].IsCA {
+		return nil, fmt.Errorf("cfsslremote: %s%s returned %q, which is not a CA certificate", c.base, pathInfo, certs[0].Subject)
+	}
+	return certs[0], nil
+}
+
+// Renew asks for a new certificate for req.CSR; cfssl has no renewal, so
+// this is Issue, and current and currentKey are not used.
+func (c *Client) Renew(ctx context.Context, current *x509.Certificate, currentKey crypto.Signer, req *pki.Request) (*pki.Issued, error) {
+	if req == nil || req.CSR == nil {
+		return nil, errors.New("cfsslremote: renewing through cfssl needs a CSR (cfssl signs anew; it has no renewal endpoint)")
+	}
+	return c.Issue(ctx, req)
+}
+
+// Revoke marks cert revoked in the server's certificate database. cfssl
+// servers without a database refuse this, and Revoke says so.
+func (c *Client) Revoke(ctx context.Context, cert *x509.Certificate, reason pki.RevocationReason) error {
+	if cert == nil {
+		return errors.New("cfsslremote: revoke needs the certificate")
+	}
+	name, ok := reasonNames[reason]
+	if !ok {
+		return fmt.Errorf("cfsslremote: revocation reason %d is not one ccpki supports", reason)
+	}
+	body, err := json.Marshal(struct {
+		Serial string `json:"serial"`
+		AKI    string `json:"authority_key_id"`
+		Reason string `json:"reason"`
+	}{cert.SerialNumber.String(), hex.EncodeToString(cert.AuthorityKeyId), name})
+	if err != nil {
+		return err
+	}
+	var out json.RawMessage
+	err = c.post(ctx, pathRevoke, body, &out)
+	if err != nil && !errors.Is(err, pki.ErrUnavailable) && !errors.Is(err, pki.ErrUnauthorized) {
+		if strings.Contains(err.Error(), "404 ") || strings.Contains(strings.ToLower(err.Error()), "certificate not found") {
+			return fmt.Errorf("%w (cfssl revokes only certificates recorded in its database: the server needs -db-config, and the certificate must have been issued after that)", err)
+		}
+	}
+	return err
+}
+
+// reasonNames are the names cfssl's revoke endpoint accepts.
+var reasonNames = map[pki.RevocationReason]string{
+	pki.ReasonUnspecified:          "unspecified",
+	pki.ReasonKeyCompromise:        "keyCompromise",
+	pki.ReasonCACompromise:         "cACompromise",
+	pki.ReasonAffiliationChanged:   "affiliationChanged",
+	pki.ReasonSuperseded:           "superseded",
+	pki.ReasonCessationOfOperation: "cessationOfOperation",
+}
+
+func parseCerts(s string) ([]*x509.Certificate, error) {
+	rest := []byte(s)
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("unexpected PEM block %q", b.Type)
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cert)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate")
+	}
+	return out, nil
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	ak, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && b != nil && ak.Equal(b)
+}
+
+// roleUsage is the extended key usage ccpki's role profiles must carry.
+var roleUsage = map[string]x509.ExtKeyUsage{
+	"server": x509.ExtKeyUsageServerAuth,
+	"client": x509.ExtKeyUsageClientAuth,
+}
+
+func hasEKU(c *x509.Certificate, want x509.ExtKeyUsage) bool {
+	for _, u := range c.ExtKeyUsage {
+		if u == want || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+}
+
+func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range list {
+		if x.Equal(c) {
+			return true
+		}
+	}
+	return false
+}
