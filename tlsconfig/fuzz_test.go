@@ -1,0 +1,100 @@
+package tlsconfig_test
+
+import (
+	"bytes"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ccserver/ccserver/internal/testpki"
+	"github.com/ccserver/ccserver/tlsconfig"
+)
+
+// FuzzStaticIdentity feeds arbitrary certificate and key bytes; parsing
+// must never panic, and a failure must never echo the key input.
+func FuzzStaticIdentity(f *testing.F) {
+	ca := testpki.NewCA(f)
+	l := ca.Server(f)
+	f.Add(l.ChainPEM, l.KeyPEM)
+	f.Add(l.ChainPEM[:len(l.ChainPEM)/2], l.KeyPEM)
+	f.Add(l.ChainPEM, l.KeyPEM[:len(l.KeyPEM)-10])
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----\n"), []byte{})
+	f.Add(ca.CertPEM, bytes.Replace(l.KeyPEM, []byte("PRIVATE KEY"), []byte("EC PRIVATE KEY"), 2))
+	f.Fuzz(func(t *testing.T, certPEM, keyPEM []byte) {
+		id, err := tlsconfig.StaticIdentity(certPEM, keyPEM)
+		if err != nil {
+			if len(keyPEM) >= 16 && bytes.Contains([]byte(err.Error()), keyPEM) {
+				t.Fatalf("error quotes the key input: %v", err)
+			}
+			return
+		}
+		c, err := id.Identity()
+		if err != nil || c.Leaf == nil || len(c.Certificate) == 0 {
+			t.Fatalf("accepted identity is unusable: %v", err)
+		}
+	})
+}
+
+// FuzzStaticTrust feeds arbitrary bundles.
+func FuzzStaticTrust(f *testing.F) {
+	ca := testpki.NewCA(f)
+	f.Add(ca.CertPEM)
+	f.Add(append(append([]byte{}, ca.CertPEM...), ca.Intermediate(f).CertPEM...))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := tlsconfig.StaticTrust(data)
+		if err != nil {
+			return
+		}
+		pool, certs, err := tr.Trust()
+		if err != nil || pool == nil || len(certs) == 0 {
+			t.Fatalf("accepted bundle is empty: %v", err)
+		}
+	})
+}
+
+// FuzzCRL feeds arbitrary CRL files (PEM or DER) to the loader.
+func FuzzCRL(f *testing.F) {
+	ca := testpki.NewCA(f)
+	now := time.Now()
+	der := ca.CRL(f, now, now.Add(time.Hour))
+	f.Add(der)
+	f.Add(pemCRL(der, ca.CRL(f, now, now.Add(time.Hour))))
+	f.Add(der[:len(der)/2])
+	f.Add([]byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"))
+	trust := mustStaticTrust(f, ca.CertPEM)
+	dir := f.TempDir()
+	leaf := ca.Client(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file := filepath.Join(dir, "crl")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		crl, err := tlsconfig.NewFileCRL(file, trust, tlsconfig.WithPollInterval(time.Hour))
+		if err != nil {
+			return
+		}
+		defer crl.Close()
+		_ = crl.CheckChain([]*x509.Certificate{leaf.Cert, ca.Cert})
+	})
+}
+
+// FuzzParsePin must never panic; an accepted pin must round-trip.
+func FuzzParsePin(f *testing.F) {
+	f.Add("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+	f.Add("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+	f.Add("E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55")
+	f.Add("sha256/")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := tlsconfig.ParsePin(s)
+		if err != nil {
+			return
+		}
+		q, err := tlsconfig.ParsePin(p.String())
+		if err != nil || q != p {
+			t.Fatalf("pin %q does not round-trip: %v", s, err)
+		}
+	})
+}
