@@ -369,4 +369,3 @@ func TestTrustRotationAppliesToNewHandshakes(t *testing.T) {
 	check("new bundle, old client", oldClient, tlsconfig.ReasonUnknownCA)
 	check("new bundle, new client", newClient, "")
 }
-
