@@ -109,6 +109,9 @@ func New(cfg Config) (*Client, error) {
 // ParseFingerprint reads a root fingerprint: 64 hex digits, optionally
 // separated by colons, any case.
 func ParseFingerprint(s string) ([]byte, error) {
+	if strings.HasPrefix(s, "sha256/") {
+		return nil, fmt.Errorf("stepca: %q is an SPKI pin, not a root fingerprint: step-ca fingerprints hash the whole root certificate; give the 64 hex digits `step certificate fingerprint root_ca.crt` prints", s)
+	}
 	clean := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), ":", ""))
 	b, err := hex.DecodeString(clean)
 	if err != nil || len(b) != sha256.Size {
