@@ -94,7 +94,10 @@ func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
 			}
 		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
+		return nil, fmt.Errorf("create CA directory: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create CA directory: %w", err)
 	}
 	now := opts.Now()
