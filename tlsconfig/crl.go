@@ -9,7 +9,6 @@ import (
 	"fmt"
 
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -88,15 +87,11 @@ func parseCRLs(data []byte, trust []*x509.Certificate) ([]*crlEntry, error) {
 // issuer has no CRL, or whose CRL is past nextUpdate, is refused (see
 // WithCRLFailOpen).
 type FileCRL struct {
-	file     string
+	fileBase
 	trust    TrustSource
 	failOpen bool
 	now      func() time.Time
-	sink     *sink
-	loadMu   sync.Mutex
 	cur      atomic.Pointer[crlState]
-	w        *watcher
-	closed   atomic.Bool
 }
 
 // NewFileCRL loads file and watches it. trust is the bundle that signs the
@@ -106,20 +101,18 @@ func NewFileCRL(file string, trust TrustSource, opts ...SourceOption) (*FileCRL,
 		return nil, fmt.Errorf("tlsconfig: %w: NewFileCRL needs the trust source whose CAs sign the CRLs", ErrBadOption)
 	}
 	o := buildSourceOptions(opts)
-	c := &FileCRL{file: file, trust: trust, failOpen: o.crlFailOpen, now: o.now, sink: newSink(o.events)}
+	c := &FileCRL{fileBase: fileBase{name: file, sink: newSink(o.events)}, trust: trust, failOpen: o.crlFailOpen, now: o.now}
 	if err := c.load(); err != nil {
 		return nil, err
 	}
-	c.w = startWatcher([]string{file}, o, func() { _ = c.Reload() })
+	c.start([]string{file}, o, c.Reload)
 	return c, nil
 }
 
 func (c *FileCRL) load() error {
-	c.loadMu.Lock()
-	defer c.loadMu.Unlock()
-	data, err := readConsistent(c.file)
+	data, err := readConsistent(c.name)
 	if err != nil {
-		return fileErr(c.file, err, "make sure %s exists and is readable", c.file)
+		return fileErr(c.name, err, "make sure %s exists and is readable", c.name)
 	}
 	sum := sumOf(data[0])
 	old := c.cur.Load()
@@ -129,15 +122,15 @@ func (c *FileCRL) load() error {
 	}
 	_, certs, err := c.trust.Trust()
 	if err != nil {
-		return fileErr(c.file, err, "fix the trust bundle the CRLs are checked against")
+		return fileErr(c.name, err, "fix the trust bundle the CRLs are checked against")
 	}
 	entries, err := parseCRLs(data[0], certs)
 	if err != nil {
-		return fileErr(c.file, err, "put CRLs (PEM or DER) signed by the CAs of the trust bundle in %s (ccpki crl)", c.file)
+		return fileErr(c.name, err, "put CRLs (PEM or DER) signed by the CAs of the trust bundle in %s (ccpki crl)", c.name)
 	}
 	s := &crlState{entries: entries, sum: sum}
 	c.cur.Store(s)
-	e := Event{Kind: EventLoaded, Source: c.file, NewSerial: crlNumbers(s), NotAfter: earliestNextUpdate(s)}
+	e := Event{Kind: EventLoaded, Source: c.name, NewSerial: crlNumbers(s), NotAfter: earliestNextUpdate(s)}
 	if old != nil {
 		e.Kind, e.OldSerial = EventRotated, crlNumbers(old)
 	}
@@ -174,7 +167,7 @@ func (c *FileCRL) stale(e *crlEntry) bool {
 func (c *FileCRL) reportStale(s *crlState) {
 	for _, e := range s.entries {
 		if c.stale(e) && !e.staleReported.Swap(true) {
-			c.sink.emit(Event{Kind: EventCRLStale, Source: c.file, NewSerial: numberHex(e), NotAfter: e.list.NextUpdate,
+			c.sink.emit(Event{Kind: EventCRLStale, Source: c.name, NewSerial: numberHex(e), NotAfter: e.list.NextUpdate,
 				Err: fmt.Errorf("CRL of %q was due for renewal at %s", e.list.Issuer.String(), e.list.NextUpdate.UTC().Format(time.RFC3339))})
 		}
 	}
@@ -189,16 +182,7 @@ func numberHex(e *crlEntry) string {
 
 // Reload re-reads the file now; on error the last good CRLs stay and
 // EventReloadFailed is emitted.
-func (c *FileCRL) Reload() error {
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	err := c.load()
-	if err != nil {
-		c.sink.emit(Event{Kind: EventReloadFailed, Source: c.file, Err: err})
-	}
-	return err
-}
+func (c *FileCRL) Reload() error { return c.reload(c.load) }
 
 // find returns the newest CRL issued by issuer.
 func (c *FileCRL) find(s *crlState, issuer *x509.Certificate) *crlEntry {
@@ -225,15 +209,15 @@ func (c *FileCRL) CheckChain(chain []*x509.Certificate) error {
 			if c.failOpen {
 				continue
 			}
-			return fmt.Errorf("%w: no CRL from issuer %q in %s", ErrCRLStale, issuer.Subject.String(), c.file)
+			return fmt.Errorf("%w: no CRL from issuer %q in %s", ErrCRLStale, issuer.Subject.String(), c.name)
 		}
 		if _, ok := e.revoked[string(cert.SerialNumber.Bytes())]; ok {
-			return fmt.Errorf("%w: serial %s issued by %q (CRL %s)", ErrRevoked, serialHex(cert), issuer.Subject.String(), c.file)
+			return fmt.Errorf("%w: serial %s issued by %q (CRL %s)", ErrRevoked, serialHex(cert), issuer.Subject.String(), c.name)
 		}
 		if c.stale(e) {
 			c.reportStale(s)
 			if !c.failOpen {
-				return fmt.Errorf("%w: CRL of %q in %s expired at %s", ErrCRLStale, issuer.Subject.String(), c.file, e.list.NextUpdate.UTC().Format(time.RFC3339))
+				return fmt.Errorf("%w: CRL of %q in %s expired at %s", ErrCRLStale, issuer.Subject.String(), c.name, e.list.NextUpdate.UTC().Format(time.RFC3339))
 			}
 		}
 	}
@@ -272,17 +256,5 @@ func (c *FileCRL) Check(state tls.ConnectionState) error {
 	if err := checkAllChains(chains, c); err != nil {
 		return &HandshakeError{Reason: classify(err), Err: err}
 	}
-	return nil
-}
-
-func (c *FileCRL) String() string { return c.file }
-
-// Close stops watching and waits for the watcher and pending events.
-func (c *FileCRL) Close() error {
-	if c.closed.Swap(true) {
-		return nil
-	}
-	c.w.close()
-	c.sink.flush()
 	return nil
 }

@@ -61,14 +61,54 @@ func checkKeyPermissions(keyFile string) error {
 	return nil
 }
 
+// fileBase is the lifecycle shared by the file sources: a watcher, a
+// closed flag, serialised loads and ReloadFailed reporting.
+type fileBase struct {
+	name   string
+	sink   *sink
+	loadMu sync.Mutex
+	w      *watcher
+	closed atomic.Bool
+}
+
+func (b *fileBase) start(files []string, o sourceOptions, reload func() error) {
+	b.w = startWatcher(files, o, func() { _ = reload() })
+}
+
+// reload runs load unless closed; a failure keeps the last good material
+// (load only stores on success) and emits EventReloadFailed.
+func (b *fileBase) reload(load func() error) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	b.loadMu.Lock()
+	err := load()
+	b.loadMu.Unlock()
+	if err != nil {
+		b.sink.emit(Event{Kind: EventReloadFailed, Source: b.name, Err: err})
+	}
+	return err
+}
+
+// Close stops watching and waits for the watcher and pending events. The
+// last material stays available.
+func (b *fileBase) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.w.close()
+	b.sink.flush()
+	return nil
+}
+
+func (b *fileBase) String() string { return b.name }
+
 // FileIdentity is a certificate chain and key read from files and reloaded
 // when they change. Create it with NewFileIdentity; Close it when done.
 type FileIdentity struct {
+	fileBase
 	certFile, keyFile string
 	h                 identityHolder
-	loadMu            sync.Mutex
-	w                 *watcher
-	closed            atomic.Bool
 }
 
 // NewFileIdentity loads certFile (PEM chain, leaf first) and keyFile (PEM
@@ -82,18 +122,18 @@ func NewFileIdentity(certFile, keyFile string, opts ...SourceOption) (*FileIdent
 	if o.crlFailOpen {
 		return nil, fmt.Errorf("tlsconfig: %w: WithCRLFailOpen applies only to CRL sources", ErrBadOption)
 	}
-	f := &FileIdentity{certFile: certFile, keyFile: keyFile,
-		h: identityHolder{name: certFile, opts: o, sink: newSink(o.events)}}
+	sk := newSink(o.events)
+	f := &FileIdentity{fileBase: fileBase{name: certFile, sink: sk}, certFile: certFile, keyFile: keyFile,
+		h: identityHolder{name: certFile, opts: o, sink: sk}}
 	if err := f.load(); err != nil {
 		return nil, err
 	}
-	f.w = startWatcher([]string{certFile, keyFile}, o, func() { _ = f.Reload() })
+	f.start([]string{certFile, keyFile}, o, f.Reload)
 	return f, nil
 }
 
+// load reads, checks and installs the pair; callers hold loadMu or own f.
 func (f *FileIdentity) load() error {
-	f.loadMu.Lock()
-	defer f.loadMu.Unlock()
 	if !f.h.opts.insecureKey {
 		if err := checkKeyPermissions(f.keyFile); err != nil {
 			return err
@@ -118,16 +158,7 @@ func (f *FileIdentity) load() error {
 
 // Reload re-reads the files now (for example on SIGHUP). On error the last
 // good identity stays in use and EventReloadFailed is emitted.
-func (f *FileIdentity) Reload() error {
-	if f.closed.Load() {
-		return ErrClosed
-	}
-	err := f.load()
-	if err != nil {
-		f.h.failed(err)
-	}
-	return err
-}
+func (f *FileIdentity) Reload() error { return f.reload(f.load) }
 
 // Identity returns the current certificate.
 func (f *FileIdentity) Identity() (*tls.Certificate, error) { return f.h.load().cert, nil }
@@ -135,28 +166,11 @@ func (f *FileIdentity) Identity() (*tls.Certificate, error) { return f.h.load().
 // Leaf returns the current leaf certificate.
 func (f *FileIdentity) Leaf() *x509.Certificate { return f.h.load().cert.Leaf }
 
-func (f *FileIdentity) String() string { return f.certFile }
-
-// Close stops watching and waits for the watcher and pending events. The
-// last identity stays available.
-func (f *FileIdentity) Close() error {
-	if f.closed.Swap(true) {
-		return nil
-	}
-	f.w.close()
-	f.h.sink.flush()
-	return nil
-}
-
 // FileTrust is a PEM CA bundle read from a file and reloaded when it
 // changes. Create it with NewFileTrust; Close it when done.
 type FileTrust struct {
-	file   string
-	sink   *sink
-	loadMu sync.Mutex
-	cur    atomic.Pointer[trustState]
-	w      *watcher
-	closed atomic.Bool
+	fileBase
+	cur atomic.Pointer[trustState]
 }
 
 // NewFileTrust loads a PEM bundle of CA certificates and watches it like
@@ -167,31 +181,29 @@ func NewFileTrust(file string, opts ...SourceOption) (*FileTrust, error) {
 	if o.crlFailOpen {
 		return nil, fmt.Errorf("tlsconfig: %w: WithCRLFailOpen applies only to CRL sources", ErrBadOption)
 	}
-	t := &FileTrust{file: file, sink: newSink(o.events)}
+	t := &FileTrust{fileBase: fileBase{name: file, sink: newSink(o.events)}}
 	if err := t.load(); err != nil {
 		return nil, err
 	}
-	t.w = startWatcher([]string{file}, o, func() { _ = t.Reload() })
+	t.start([]string{file}, o, t.Reload)
 	return t, nil
 }
 
 func (t *FileTrust) load() error {
-	t.loadMu.Lock()
-	defer t.loadMu.Unlock()
-	data, err := readConsistent(t.file)
+	data, err := readConsistent(t.name)
 	if err != nil {
-		return fileErr(t.file, err, "make sure %s exists and is readable", t.file)
+		return fileErr(t.name, err, "make sure %s exists and is readable", t.name)
 	}
 	old := t.cur.Load()
 	if old != nil && old.sum == sumOf(data[0]) {
 		return nil
 	}
-	s, err := buildTrust(data[0], t.file)
+	s, err := buildTrust(data[0], t.name)
 	if err != nil {
 		return err
 	}
 	t.cur.Store(s)
-	e := Event{Kind: EventLoaded, Source: t.file, NewSerial: bundleSerials(s.certs)}
+	e := Event{Kind: EventLoaded, Source: t.name, NewSerial: bundleSerials(s.certs)}
 	if old != nil {
 		e.Kind, e.OldSerial = EventRotated, bundleSerials(old.certs)
 	}
@@ -212,31 +224,10 @@ func bundleSerials(certs []*x509.Certificate) string {
 
 // Reload re-reads the bundle now; on error the last good bundle stays and
 // EventReloadFailed is emitted.
-func (t *FileTrust) Reload() error {
-	if t.closed.Load() {
-		return ErrClosed
-	}
-	err := t.load()
-	if err != nil {
-		t.sink.emit(Event{Kind: EventReloadFailed, Source: t.file, Err: err})
-	}
-	return err
-}
+func (t *FileTrust) Reload() error { return t.reload(t.load) }
 
 // Trust returns the current bundle.
 func (t *FileTrust) Trust() (*x509.CertPool, []*x509.Certificate, error) {
 	s := t.cur.Load()
 	return s.pool, s.certs, nil
-}
-
-func (t *FileTrust) String() string { return t.file }
-
-// Close stops watching and waits for the watcher and pending events.
-func (t *FileTrust) Close() error {
-	if t.closed.Swap(true) {
-		return nil
-	}
-	t.w.close()
-	t.sink.flush()
-	return nil
 }
