@@ -465,3 +465,12 @@ func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
 	}
 	return false
 }
+
+// String names the server without the auth key, so printing a Client
+// never shows it.
+func (c *Client) String() string {
+	return fmt.Sprintf("cfsslremote.Client{URL: %s, Profile: %q}", c.base, c.profile)
+}
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }

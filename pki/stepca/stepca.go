@@ -631,3 +631,12 @@ func reasonText(r pki.RevocationReason) string {
 	}
 	return ""
 }
+
+// String names the CA without the credentials the client holds, so
+// printing a Client never shows the provisioner password or key.
+func (c *Client) String() string {
+	return fmt.Sprintf("stepca.Client{URL: %s, Provisioner: %q}", c.base, c.provisioner)
+}
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }

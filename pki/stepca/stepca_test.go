@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -239,4 +240,16 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestPrintingHidesSecrets(t *testing.T) {
+	c, err := New(Config{URL: "https://ca.example.com", RootFingerprint: goodFP, Provisioner: "ccpki", ProvisionerPassword: []byte("s3cret-pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v", c, c, c)} {
+		if strings.Contains(s, "s3cret-pw") || strings.Contains(s, "115 51 99") {
+			t.Fatalf("printing the client shows the password: %s", s)
+		}
+	}
 }
