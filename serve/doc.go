@@ -1,0 +1,16 @@
+// Package serve is the ccserver command line for any chaincode:
+// serve.Main(cc) parses flags and the environment variables fabric-samples
+// uses, serves cc over mutual TLS with certificates reloaded from disk,
+// answers the standard gRPC health service on the chaincode port, exports
+// Prometheus metrics, logs with log/slog, and drains transactions in flight
+// on SIGTERM or SIGINT. SIGHUP reloads the TLS files at once.
+//
+// Secure by default: TLS is on, peers must present a certificate from the
+// client CA, and each weaker setting needs a flag named --insecure-….
+// Settings that are missing, contradictory or insecure without that
+// acknowledgement stop the program with exit status 2 and a message that
+// says what to do.
+//
+// Run is Main without the process: tests and embedding programs pass the
+// arguments, environment, output streams and signals themselves.
+package serve

@@ -1,0 +1,325 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ccserver/ccserver/shim"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+)
+
+// Exit statuses.
+const (
+	ExitOK      = 0 // served and stopped on a signal or context end
+	ExitFailure = 1 // failed while running (port in use, server error)
+	ExitUsage   = 2 // missing, contradictory or insecure settings
+)
+
+// Env is what Run takes from its process.
+type Env struct {
+	// Args are the command-line arguments without the program name.
+	Args []string
+	// LookupEnv reads environment variables (os.LookupEnv in Main).
+	LookupEnv func(string) (string, bool)
+	// Stdout receives help; Stderr receives logs and errors.
+	Stdout, Stderr io.Writer
+	// Signals delivers SIGTERM, SIGINT (drain and stop) and SIGHUP
+	// (reload TLS). Nil delivers none.
+	Signals <-chan os.Signal
+	// Ready, if set, is called once the chaincode port (and the metrics
+	// port, if any) accept connections.
+	Ready func(Listening)
+}
+
+// Listening names the ports a running server accepts connections on.
+type Listening struct {
+	Chaincode net.Addr
+	Metrics   net.Addr // nil without --metrics-address
+}
+
+// Main runs the ccserver command line for cc and exits with its status.
+func Main(cc shim.Chaincode) {
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	code := Run(context.Background(), cc, Env{
+		Args: os.Args[1:], LookupEnv: os.LookupEnv,
+		Stdout: os.Stdout, Stderr: os.Stderr, Signals: sig,
+	})
+	signal.Stop(sig)
+	os.Exit(code)
+}
+
+// Run runs the ccserver command line for cc until a stop signal arrives,
+// ctx ends or the server fails, and returns the exit status.
+func Run(ctx context.Context, cc shim.Chaincode, env Env) int {
+	if env.LookupEnv == nil {
+		env.LookupEnv = func(string) (string, bool) { return "", false }
+	}
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	code := ExitOK
+	cmd := newCommand(ctx, cc, env, &code)
+	cmd.SetArgs(env.Args)
+	if err := cmd.Execute(); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(env.Stderr, "ccserver: %v\n", err)
+			return ExitUsage
+		}
+		fmt.Fprintf(env.Stderr, "ccserver: %v\n", err)
+		return ExitFailure
+	}
+	return code
+}
+
+func newCommand(ctx context.Context, cc shim.Chaincode, env Env, code *int) *cobra.Command {
+	var v flagValues
+	cmd := &cobra.Command{
+		Use:   "ccserver",
+		Short: "Serve Hyperledger Fabric chaincode as an external service over mutual TLS",
+		Long: `ccserver serves chaincode to Fabric peers that dial it (the ccaas builder's
+"chaincode as a server"). TLS is on and peers must present a client certificate
+from --client-ca unless you pass a flag named --insecure-....
+
+Flags fall back to the environment variables of fabric-samples' external
+chaincode: ` + strings.Join([]string{EnvAddress, EnvCCID, EnvTLSDisabled, EnvTLSCert, EnvTLSKey, EnvClientCA}, ", ") + `.
+Flags win. ` + EnvMSPID + ` is logged and read by shim.GetMSPID.
+
+Signals: SIGTERM or SIGINT drain transactions in flight (up to
+--shutdown-timeout) and exit 0; SIGHUP re-reads the TLS files now.
+Exit status 2 means a setting is missing, contradictory or insecure.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected argument %q: ccserver takes flags only (see ccserver --help)", args[0])
+			}
+			return nil
+		},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := resolve(v, cmd.Flags().Changed, env.LookupEnv)
+			if err != nil {
+				return err
+			}
+			*code, err = serve(ctx, cc, cfg, env)
+			return err
+		},
+	}
+	cmd.SetOut(env.Stdout)
+	cmd.SetErr(env.Stderr)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see ccserver --help)", err)}
+	})
+	v.register(cmd.Flags())
+	cmd.Flags().SortFlags = false
+	return cmd
+}
+
+func newLogger(w io.Writer, cfg *config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the server; the error, if any, is for Run to print.
+func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, error) {
+	log := newLogger(env.Stderr, cfg)
+	for _, n := range cfg.notes {
+		log.Warn(n)
+	}
+	m := newMetrics(time.Now)
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_NOT_SERVING)
+
+	props := cfg.tls
+	if !props.Disabled {
+		props.Events = newTLSEvents(m, log, props).handle
+	}
+	registered := make(chan struct{})
+	gate := newDrainGate()
+	cs := &shim.ChaincodeServer{
+		CCID:            cfg.ccid,
+		CC:              cc,
+		TLSProps:        props,
+		KaOpts:          &keepalive.ServerParameters{Time: cfg.keepaliveTime, Timeout: cfg.keepaliveTimeout},
+		KaPolicy:        &keepalive.EnforcementPolicy{MinTime: cfg.keepaliveMinTime, PermitWithoutStream: true},
+		Logger:          log,
+		MaxConcurrentTx: cfg.maxConcurrentTx,
+		Observer:        &observer{m: m, fn: newFunctionLabels(cc), log: log, gate: gate},
+		ServerOptions:   gate.serverOptions(),
+		RegisterServices: func(r grpc.ServiceRegistrar) {
+			healthpb.RegisterHealthServer(r, hs)
+			close(registered)
+		},
+	}
+
+	lis, err := net.Listen("tcp", cfg.address)
+	if err != nil {
+		return ExitFailure, fmt.Errorf("cannot listen on --address %s: %w", cfg.address, err)
+	}
+	var metricsSrv *http.Server
+	var metricsAddr net.Addr
+	if cfg.metricsAddress != "" {
+		mlis, err := net.Listen("tcp", cfg.metricsAddress)
+		if err != nil {
+			lis.Close()
+			return ExitFailure, fmt.Errorf("cannot listen on --metrics-address %s: %w", cfg.metricsAddress, err)
+		}
+		metricsAddr = mlis.Addr()
+		metricsSrv = &http.Server{Handler: httpHandler(m, hs), ReadHeaderTimeout: 10 * time.Second}
+		go metricsSrv.Serve(mlis)
+	}
+	stopMetrics := func() {
+		if metricsSrv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if metricsSrv.Shutdown(sctx) != nil {
+				metricsSrv.Close()
+			}
+		}
+	}
+
+	log.Info("starting chaincode server", "address", lis.Addr().String(), "ccid", cfg.ccid,
+		"mspid", cfg.mspid, "tls", !props.Disabled, "client_auth", clientAuthMode(props),
+		"pins", len(props.Pins), "crl", props.CRLFile, "metrics", addrString(metricsAddr))
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- cs.Serve(lis) }()
+
+	select {
+	case <-registered:
+	case err := <-serveErr:
+		stopMetrics()
+		if err == nil {
+			err = errNotServing
+		}
+		// The server never accepted a connection: its settings (TLS files,
+		// keys, CA) are wrong, which is the operator's to fix.
+		return ExitUsage, usageError{err}
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_SERVING)
+	m.serving.Set(1)
+	log.Info("chaincode server ready", "address", lis.Addr().String())
+	if env.Ready != nil {
+		env.Ready(Listening{Chaincode: lis.Addr(), Metrics: metricsAddr})
+	}
+
+	for {
+		var why string
+		select {
+		case err := <-serveErr:
+			stopMetrics()
+			if err != nil {
+				return ExitFailure, fmt.Errorf("chaincode server failed: %w", err)
+			}
+			return ExitOK, nil
+		case <-ctx.Done():
+			why = "context ended"
+		case s := <-env.Signals:
+			if s == syscall.SIGHUP {
+				if err := cs.ReloadTLS(); err != nil {
+					log.Error("SIGHUP: TLS reload failed; the last good material stays in use", "err", err)
+				} else {
+					log.Info("SIGHUP: TLS material reloaded")
+				}
+				continue
+			}
+			why = s.String()
+		}
+		drain(cs, gate, hs, m, log, cfg.shutdownTimeout, why, env.Signals)
+		<-serveErr
+		stopMetrics()
+		log.Info("chaincode server stopped")
+		return ExitOK, nil
+	}
+}
+
+// chaincodeService is the name the health service reports for the
+// chaincode protocol itself, beside the server-wide "".
+const chaincodeService = "protos.Chaincode"
+
+// drain reports NOT_SERVING, lets transactions in flight finish for up to
+// timeout, then closes every stream. A second stop signal closes at once.
+func drain(cs *shim.ChaincodeServer, gate *drainGate, hs *health.Server, m *metrics, log *slog.Logger, timeout time.Duration, why string, signals <-chan os.Signal) {
+	log.Info("draining: refusing new transactions, waiting for those in flight", "why", why, "timeout", timeout)
+	hs.Shutdown()
+	m.serving.Set(0)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	gate.begin(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cs.Shutdown(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				log.Warn("drain cut short: transactions still running were abandoned", "err", err)
+			}
+			return
+		case s := <-signals:
+			if s == syscall.SIGHUP {
+				continue
+			}
+			log.Warn("second stop signal: closing all connections now", "signal", s.String())
+			cancel()
+		}
+	}
+}
+
+func httpHandler(m *metrics, hs *health.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+			http.Error(w, "not serving", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "serving")
+	})
+	return mux
+}
+
+func clientAuthMode(p shim.TLSProperties) string {
+	switch {
+	case p.Disabled:
+		return "none (plaintext)"
+	case p.InsecureNoClientAuth:
+		return "none (insecure)"
+	default:
+		return "required"
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
