@@ -71,6 +71,8 @@ type Conn struct {
 
 	iterSeq atomic.Uint64
 	started atomic.Bool
+	pingSeq atomic.Uint64
+	pings   map[string]chan struct{} // under mu
 }
 
 // New wraps a stream. Call Handshake next; the stream belongs to the Conn
@@ -121,6 +123,36 @@ func (c *Conn) Handshake(ctx context.Context) error {
 		go c.keepaliveLoop()
 	}
 	return nil
+}
+
+// Ping sends a KEEPALIVE and waits for the chaincode's echo (every shim
+// echoes it verbatim), returning the round-trip time.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	id := fmt.Sprintf("ping-%d", c.pingSeq.Add(1))
+	ch := make(chan struct{})
+	c.mu.Lock()
+	if c.pings == nil {
+		c.pings = map[string]chan struct{}{}
+	}
+	c.pings[id] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pings, id)
+		c.mu.Unlock()
+	}()
+	start := time.Now()
+	if err := c.send(&peer.ChaincodeMessage{Type: peer.ChaincodeMessage_KEEPALIVE, Txid: id}); err != nil {
+		return 0, fmt.Errorf("send KEEPALIVE: %w", err)
+	}
+	select {
+	case <-ch:
+		return time.Since(start), nil
+	case <-c.done:
+		return 0, fmt.Errorf("%w: %v", ErrStreamTerminated, c.err)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("no KEEPALIVE echo: %w", ctx.Err())
+	}
 }
 
 // CCID returns the CCID the chaincode sent in REGISTER ("" before).
@@ -243,7 +275,14 @@ func (c *Conn) checkRegister() error {
 func (c *Conn) route(m *peer.ChaincodeMessage) error {
 	switch m.Type {
 	case peer.ChaincodeMessage_KEEPALIVE:
-		return nil // the peer ignores echoed keepalives
+		// The peer ignores echoed keepalives; Ping waits for its own.
+		c.mu.Lock()
+		if ch := c.pings[m.Txid]; ch != nil {
+			close(ch)
+			delete(c.pings, m.Txid)
+		}
+		c.mu.Unlock()
+		return nil
 	case peer.ChaincodeMessage_COMPLETED, peer.ChaincodeMessage_ERROR:
 		if tx := c.lookup(m.ChannelId, m.Txid); tx != nil {
 			select {

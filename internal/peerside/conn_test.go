@@ -580,6 +580,9 @@ func TestDeterministicTxIDAndKeepalive(t *testing.T) {
 		if len(hist) != 1 || !hist[0].Timestamp.Equal(fixed) || hist[0].TxID != res.TxID {
 			t.Errorf("history = %+v", hist)
 		}
+		if rtt, err := h.conn.Ping(context.Background()); err != nil || rtt <= 0 {
+			t.Errorf("ping: %v %v", rtt, err)
+		}
 		if got := string(h.run(t, false, "creator").Response.Payload); !strings.HasPrefix(got, "Org2MSP ") {
 			t.Errorf("creator = %q", got)
 		}

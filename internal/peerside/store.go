@@ -162,6 +162,9 @@ func (s *MemStore) History(key string) ([]Modification, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	h := s.history[key]
+	if len(h) == 0 {
+		return nil, nil
+	}
 	out := make([]Modification, len(h))
 	for i := range h {
 		out[i] = h[len(h)-1-i]

@@ -229,3 +229,15 @@ func (s *session) run(tx *Tx) {
 	}
 	_ = s.send(reply)
 }
+
+// Server adapts a Chaincode to the gRPC protos.Chaincode service, so it can
+// be registered on a grpc.Server with peer.RegisterChaincodeServer.
+type Server struct {
+	CCID string
+	CC   Chaincode
+}
+
+// Connect implements peer.ChaincodeServer.
+func (s Server) Connect(stream peer.Chaincode_ConnectServer) error {
+	return Serve(stream, s.CCID, s.CC)
+}

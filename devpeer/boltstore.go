@@ -1,0 +1,231 @@
+package devpeer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/ccserver/ccserver/internal/peerside"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// BoltStore is a peerside.Store in a bbolt file, so consecutive ccpeer runs
+// see each other's writes. One file holds many namespaces (chaincodes);
+// a BoltStore serves one of them.
+//
+// Layout: top-level bucket = namespace; inside it "state/<collection>"
+// (key → value), "meta/<collection>" (key → StateMetadataResult) and
+// "history" (key → bucket of sequence → KeyModification).
+type BoltStore struct {
+	db *bolt.DB
+	ns []byte
+}
+
+// OpenBoltStore opens (creating if needed, 0600) the state file at path
+// for namespace ns. Another process holding the file makes it wait up to
+// 5 s and then fail with a clear error.
+func OpenBoltStore(path, ns string) (*BoltStore, error) {
+	if ns == "" {
+		return nil, fmt.Errorf("open state %s: empty namespace", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w (is another ccpeer using it?)", path, err)
+	}
+	return &BoltStore{db: db, ns: []byte(ns)}, nil
+}
+
+// Close closes the file.
+func (s *BoltStore) Close() error { return s.db.Close() }
+
+func (s *BoltStore) bucket(tx *bolt.Tx, name string, create bool) (*bolt.Bucket, error) {
+	root := tx.Bucket(s.ns)
+	if root == nil {
+		if !create {
+			return nil, nil
+		}
+		var err error
+		if root, err = tx.CreateBucket(s.ns); err != nil {
+			return nil, err
+		}
+	}
+	if !create {
+		return root.Bucket([]byte(name)), nil
+	}
+	return root.CreateBucketIfNotExists([]byte(name))
+}
+
+// Get implements peerside.Store.
+func (s *BoltStore) Get(coll, key string) (v []byte, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b, _ := s.bucket(tx, "state/"+coll, false)
+		if b != nil {
+			if got := b.Get([]byte(key)); got != nil {
+				v = bytes.Clone(got)
+			}
+		}
+		return nil
+	})
+	return v, err
+}
+
+// Metadata implements peerside.Store.
+func (s *BoltStore) Metadata(coll, key string) (map[string][]byte, error) {
+	var out map[string][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, _ := s.bucket(tx, "meta/"+coll, false)
+		if b == nil {
+			return nil
+		}
+		raw := b.Get([]byte(key))
+		if raw == nil {
+			return nil
+		}
+		m := &peer.StateMetadataResult{}
+		if err := proto.Unmarshal(raw, m); err != nil {
+			return fmt.Errorf("corrupt metadata for %q: %w", key, err)
+		}
+		out = map[string][]byte{}
+		for _, e := range m.Entries {
+			out[e.Metakey] = e.Value
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Scan implements peerside.Store. fn runs inside a read transaction and
+// must not write to the store.
+func (s *BoltStore) Scan(coll, start, end string, fn func(string, []byte) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b, _ := s.bucket(tx, "state/"+coll, false)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek([]byte(start)); k != nil && (end == "" || string(k) < end); k, v = c.Next() {
+			if !fn(string(k), bytes.Clone(v)) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// History implements peerside.Store.
+func (s *BoltStore) History(key string) ([]peerside.Modification, error) {
+	var out []peerside.Modification
+	err := s.db.View(func(tx *bolt.Tx) error {
+		h, _ := s.bucket(tx, "history", false)
+		if h == nil {
+			return nil
+		}
+		kb := h.Bucket([]byte(key))
+		if kb == nil {
+			return nil
+		}
+		c := kb.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			km := &queryresult.KeyModification{}
+			if err := proto.Unmarshal(v, km); err != nil {
+				return fmt.Errorf("corrupt history for %q: %w", key, err)
+			}
+			out = append(out, peerside.Modification{TxID: km.TxId, Value: km.Value, Timestamp: km.Timestamp.AsTime(), IsDelete: km.IsDelete})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Commit implements peerside.Store: one bbolt transaction per Update.
+func (s *BoltStore) Commit(u *peerside.Update) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range u.Writes {
+			state, err := s.bucket(tx, "state/"+w.Collection, true)
+			if err != nil {
+				return err
+			}
+			meta, err := s.bucket(tx, "meta/"+w.Collection, true)
+			if err != nil {
+				return err
+			}
+			k := []byte(w.Key)
+			switch w.Kind {
+			case peerside.WritePut:
+				err = state.Put(k, w.Value)
+			case peerside.WriteDelete, peerside.WritePurge:
+				if err = state.Delete(k); err == nil {
+					err = meta.Delete(k)
+				}
+			case peerside.WriteMetadata:
+				err = putMeta(meta, k, w.MetaKey, w.Value)
+			}
+			if err != nil {
+				return err
+			}
+			if w.Collection == "" && (w.Kind == peerside.WritePut || w.Kind == peerside.WriteDelete) {
+				if err := s.appendHistory(tx, u, w); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func putMeta(meta *bolt.Bucket, key []byte, metakey string, value []byte) error {
+	m := &peer.StateMetadataResult{}
+	if raw := meta.Get(key); raw != nil {
+		if err := proto.Unmarshal(raw, m); err != nil {
+			return err
+		}
+	}
+	found := false
+	for _, e := range m.Entries {
+		if e.Metakey == metakey {
+			e.Value, found = value, true
+		}
+	}
+	if !found {
+		m.Entries = append(m.Entries, &peer.StateMetadata{Metakey: metakey, Value: value})
+	}
+	sort.Slice(m.Entries, func(i, j int) bool { return m.Entries[i].Metakey < m.Entries[j].Metakey })
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return meta.Put(key, b)
+}
+
+func (s *BoltStore) appendHistory(tx *bolt.Tx, u *peerside.Update, w peerside.Write) error {
+	h, err := s.bucket(tx, "history", true)
+	if err != nil {
+		return err
+	}
+	kb, err := h.CreateBucketIfNotExists([]byte(w.Key))
+	if err != nil {
+		return err
+	}
+	seq, err := kb.NextSequence()
+	if err != nil {
+		return err
+	}
+	b, err := proto.Marshal(&queryresult.KeyModification{
+		TxId: u.TxID, Value: w.Value, Timestamp: timestamppb.New(u.Timestamp), IsDelete: w.Kind == peerside.WriteDelete,
+	})
+	if err != nil {
+		return err
+	}
+	return kb.Put(binary.BigEndian.AppendUint64(nil, seq), b)
+}
