@@ -105,9 +105,13 @@ func dialOptions(conn *Connection, obs *tlsObserver) ([]grpc.DialOption, error) 
 // Dial connects as the peer does, opens /protos.Chaincode/Connect and
 // completes the REGISTER/REGISTERED/READY handshake within the dial
 // timeout. opts configure the protocol engine (expected CCID, store, ...).
+// A failure is a *ProbeError naming the cause and the fix.
 func Dial(ctx context.Context, conn *Connection, opts ...peerside.Option) (*Client, error) {
-	c, _, err := dial(ctx, conn, opts...)
-	return c, err
+	c, obs, err := dial(ctx, conn, opts...)
+	if err != nil {
+		return nil, diagnose(ctx, conn, obs, err)
+	}
+	return c, nil
 }
 
 func dial(ctx context.Context, conn *Connection, opts ...peerside.Option) (*Client, *tlsObserver, error) {
