@@ -194,7 +194,13 @@ func EncodeCertificatesPEM(certs ...*x509.Certificate) []byte {
 
 // KeyMatches tells whether key is the private half of cert's public key.
 func KeyMatches(cert *x509.Certificate, key crypto.Signer) bool {
+	return key != nil && SamePublicKey(key.Public(), cert.PublicKey)
+}
+
+// SamePublicKey tells whether a and b are the same public key, e.g. a
+// CSR's key and the key of the certificate a CA returned for it.
+func SamePublicKey(a, b crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
-	pub, ok := key.Public().(equaler)
-	return ok && pub.Equal(cert.PublicKey)
+	ak, ok := a.(equaler)
+	return ok && b != nil && ak.Equal(b)
 }

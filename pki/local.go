@@ -167,6 +167,11 @@ func (l *Local) profile(name string) (*config.SigningProfile, error) {
 
 // Renew issues a fresh certificate for req; the local CA needs no proof of
 // the current certificate because whoever can read the CA key is trusted.
+// A renewal must name its profile: the policy's default profile could
+// quietly drop a usage the current certificate has.
 func (l *Local) Renew(ctx context.Context, _ *x509.Certificate, _ crypto.Signer, req *Request) (*Issued, error) {
+	if req != nil && req.Profile == "" {
+		return nil, fmt.Errorf("%w: a renewal names its profile; the signing policy has: %s", ErrUnknownProfile, profileNames(l.policy))
+	}
 	return l.Issue(ctx, req)
 }

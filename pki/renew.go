@@ -143,11 +143,12 @@ func (r *Renewer) RenewIfDue(ctx context.Context, force bool) (renewed bool, nex
 
 func (r *Renewer) renew(ctx context.Context, kp *KeyPair) (*Issued, error) {
 	profile := r.cfg.Profile
+	var inferErr error
 	if profile == "" {
-		var err error
-		if profile, err = InferProfile(kp.Certificate); err != nil {
-			return nil, err
-		}
+		// A certificate with both usages (step-ca's default) names no
+		// profile; backends that keep the current usages (step-ca's renew)
+		// need none, and the others say so below.
+		profile, inferErr = InferProfile(kp.Certificate)
 	}
 	lifetime := r.cfg.Lifetime
 	if lifetime == 0 {
@@ -169,6 +170,9 @@ func (r *Renewer) renew(ctx context.Context, kp *KeyPair) (*Issued, error) {
 		return nil, err
 	}
 	issued, err := r.cfg.Backend.Renew(ctx, kp.Certificate, kp.Key, &Request{CSR: csr, Profile: profile, Lifetime: lifetime})
+	if err != nil && inferErr != nil && errors.Is(err, ErrUnknownProfile) {
+		err = inferErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("renew %s: %w", r.cfg.Dir, err)
 	}

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ccserver/ccserver/internal/testpki"
 )
 
 // fakeClock moves only when the test says so; waiters tells the test that
@@ -229,5 +232,41 @@ func TestRenewFailsCleanly(t *testing.T) {
 	r, _ = NewRenewer(RenewerConfig{Backend: ca, Dir: t.TempDir()})
 	if _, _, err := r.RenewIfDue(context.Background(), true); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("empty dir: %v", err)
+	}
+}
+
+// A certificate with both server and client usage (step-ca's default) names
+// no profile; the local CA refuses to guess, and the error says what to do.
+func TestRenewAmbiguousProfile(t *testing.T) {
+	ca := newCA(t, InitOptions{})
+	dir := filepath.Join(t.TempDir(), "both")
+	leaf := testpki.NewCA(t).Issue(t, testpki.WithDNS("cc.example"),
+		testpki.WithExtKeyUsage(x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	leaf.WriteFiles(t, dir)
+	before, err := os.ReadFile(filepath.Join(dir, CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRenewer(RenewerConfig{Backend: ca, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r.RenewIfDue(context.Background(), true)
+	if err == nil || !strings.Contains(err.Error(), "--profile") {
+		t.Fatalf("renewing a server+client certificate without a profile: err = %v, want one asking for --profile", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, CertFile))
+	if string(after) != string(before) {
+		t.Fatal("a failed renewal changed tls.crt")
+	}
+	r, err = NewRenewer(RenewerConfig{Backend: ca, Dir: dir, Profile: "server"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.RenewIfDue(context.Background(), true); err != nil {
+		t.Fatalf("with Profile server: %v", err)
 	}
 }

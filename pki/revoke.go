@@ -99,15 +99,37 @@ func (rl *RevocationList) write(path string) error {
 	return fsutil.WriteFile(path, append(data, '\n'), 0o644)
 }
 
+// lockWait bounds how long a revocation-list update waits for another
+// process (another ccpki revoke or crl) to finish with the list.
+const lockWait = 2 * time.Minute
+
+// lockRevocations takes the CA's revocation lock (revoked.json.lock), so
+// concurrent ccpki runs update revoked.json and crl.pem one at a time and
+// no entry or CRL number is lost.
+func (l *Local) lockRevocations(ctx context.Context) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	unlock, err := fsutil.LockFile(ctx, filepath.Join(l.dir, RevocationFile+".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("revocation list of CA %s: %w", l.dir, err)
+	}
+	return func() { _ = unlock() }, nil
+}
+
 // Revoke records cert as revoked in the CA's revoked.json. Revoking a
 // certificate twice keeps the first record. Call WriteCRL to publish.
-func (l *Local) Revoke(_ context.Context, cert *x509.Certificate, reason RevocationReason) error {
+func (l *Local) Revoke(ctx context.Context, cert *x509.Certificate, reason RevocationReason) error {
 	if err := cert.CheckSignatureFrom(l.cert); err != nil {
 		return fmt.Errorf("serial %s (%q): %w (signer %q)", cert.SerialNumber.Text(16), cert.Subject.CommonName, ErrNotIssuedHere, l.cert.Subject.CommonName)
 	}
 	if reason < ReasonUnspecified || reason > ReasonCessationOfOperation {
 		return fmt.Errorf("revocation reason %d is not supported", reason)
 	}
+	unlock, err := l.lockRevocations(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	path := filepath.Join(l.dir, RevocationFile)
 	rl, err := ReadRevocationList(path)
 	if err != nil {
@@ -130,6 +152,15 @@ func (l *Local) Revoke(_ context.Context, cert *x509.Certificate, reason Revocat
 // (default DefaultCRLValidity), and bumps the CRL number. Entries whose
 // certificates expired more than a CRL period ago are left out.
 func (l *Local) CRL(validity time.Duration) ([]byte, error) {
+	unlock, err := l.lockRevocations(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return l.crlLocked(validity)
+}
+
+func (l *Local) crlLocked(validity time.Duration) ([]byte, error) {
 	if validity <= 0 {
 		validity = DefaultCRLValidity
 	}
@@ -169,7 +200,13 @@ func (l *Local) WriteCRL(path string, validity time.Duration) (string, error) {
 	if path == "" {
 		path = filepath.Join(l.dir, CRLFile)
 	}
-	data, err := l.CRL(validity)
+	// Sign and write under one lock, so a CRL never replaces a newer one.
+	unlock, err := l.lockRevocations(context.Background())
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	data, err := l.crlLocked(validity)
 	if err != nil {
 		return "", err
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/pki"
+	"github.com/ccserver/ccserver/pki/internal/remote"
 )
 
 // DefaultTimeout bounds one request when Config.Timeout is zero.
@@ -205,10 +206,10 @@ func refusal(u string, status int, raw []byte, env *response, isJSON bool) error
 	var msgs []string
 	if isJSON {
 		for _, e := range env.Errors {
-			msgs = append(msgs, fmt.Sprintf("%s (code %d)", clip(e.Message, 200), e.Code))
+			msgs = append(msgs, fmt.Sprintf("%s (code %d)", remote.Clip(e.Message, 200), e.Code))
 		}
 	} else if s := strings.TrimSpace(string(raw)); s != "" {
-		msgs = append(msgs, clip(s, 200))
+		msgs = append(msgs, remote.Clip(s, 200))
 	}
 	text := fmt.Sprintf("cfsslremote: POST %s: %d %s", u, status, http.StatusText(status))
 	if len(msgs) > 0 {
@@ -226,19 +227,6 @@ func refusal(u string, status int, raw []byte, env *response, isJSON bool) error
 		return fmt.Errorf("%s: %w", text, pki.ErrUnavailable)
 	}
 	return errors.New(text)
-}
-
-func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // authenticated wraps request in cfssl's authenticated request: the
@@ -286,12 +274,12 @@ func (c *Client) Issue(ctx context.Context, req *pki.Request) (*pki.Issued, erro
 	if err := c.post(ctx, pathAuthSign, body, &out); err != nil {
 		return nil, err
 	}
-	certs, err := parseCerts(out.Certificate)
+	certs, err := pki.ParseCertificatesPEM([]byte(out.Certificate))
 	if err != nil {
 		return nil, fmt.Errorf("cfsslremote: %s%s returned a malformed certificate: %w", c.base, pathAuthSign, err)
 	}
 	leaf := certs[0]
-	if !samePublicKey(leaf.PublicKey, req.CSR.PublicKey) {
+	if !pki.SamePublicKey(leaf.PublicKey, req.CSR.PublicKey) {
 		return nil, fmt.Errorf("cfsslremote: %s%s returned a certificate for another key", c.base, pathAuthSign)
 	}
 	// cfssl signs with its default profile when the name is unknown, so
@@ -352,7 +340,7 @@ func (c *Client) signerCert(ctx context.Context, profile string) (*x509.Certific
 	if err := c.post(ctx, pathInfo, body, &out); err != nil {
 		return nil, err
 	}
-	certs, err := parseCerts(out.Certificate)
+	certs, err := pki.ParseCertificatesPEM([]byte(out.Certificate))
 	if err != nil {
 		return nil, fmt.Errorf("cfsslremote: %s%s returned a malformed CA certificate: %w", c.base, pathInfo, err)
 	}
@@ -407,35 +395,6 @@ var reasonNames = map[pki.RevocationReason]string{
 	pki.ReasonAffiliationChanged:   "affiliationChanged",
 	pki.ReasonSuperseded:           "superseded",
 	pki.ReasonCessationOfOperation: "cessationOfOperation",
-}
-
-func parseCerts(s string) ([]*x509.Certificate, error) {
-	rest := []byte(s)
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("unexpected PEM block %q", b.Type)
-		}
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cert)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
-}
-
-func samePublicKey(a, b crypto.PublicKey) bool {
-	ak, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && b != nil && ak.Equal(b)
 }
 
 // roleUsage is the extended key usage ccpki's role profiles must carry.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/pki"
+	"github.com/ccserver/ccserver/pki/internal/remote"
 )
 
 // DefaultTimeout bounds one request to the CA when Config.Timeout is zero.
@@ -165,7 +166,7 @@ func (c *Client) fetchRoot(ctx context.Context) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := parseCerts(out.CA)
+	certs, err := pki.ParseCertificatesPEM([]byte(out.CA))
 	if err != nil || len(certs) != 1 {
 		return nil, fmt.Errorf("stepca: %s returned a malformed root (want one PEM certificate in \"ca\"): %v", c.base, err)
 	}
@@ -303,7 +304,7 @@ func statusError(method, u string, status int, raw []byte) error {
 	} else {
 		msg = strings.TrimSpace(string(raw))
 	}
-	msg = clip(msg, 300)
+	msg = remote.Clip(msg, 300)
 	text := fmt.Sprintf("stepca: %s %s: %d %s", method, u, status, http.StatusText(status))
 	if msg != "" {
 		text += ": " + msg
@@ -334,19 +335,6 @@ func (e *statusErr) Error() string {
 
 func (e *statusErr) Unwrap() error { return e.kind }
 
-func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
 // signResponse is step-ca's answer to sign, renew and rekey.
 type signResponse struct {
 	Crt       string   `json:"crt"`
@@ -366,25 +354,25 @@ func (c *Client) issued(path string, r *signResponse, wantKey crypto.PublicKey) 
 	var chain []*x509.Certificate
 	if len(r.CertChain) > 0 {
 		for i, p := range r.CertChain {
-			certs, err := parseCerts(p)
+			certs, err := pki.ParseCertificatesPEM([]byte(p))
 			if err != nil || len(certs) == 0 {
 				return nil, bad(fmt.Sprintf("certChain[%d] is not a PEM certificate", i), err)
 			}
 			chain = append(chain, certs...)
 		}
 	} else {
-		leaf, err := parseCerts(r.Crt)
+		leaf, err := pki.ParseCertificatesPEM([]byte(r.Crt))
 		if err != nil || len(leaf) == 0 {
 			return nil, bad("crt is not a PEM certificate", err)
 		}
-		ca, err := parseCerts(r.CA)
+		ca, err := pki.ParseCertificatesPEM([]byte(r.CA))
 		if err != nil {
 			return nil, bad("ca is not PEM", err)
 		}
 		chain = append(leaf, ca...)
 	}
 	leaf := chain[0]
-	if !samePublicKey(leaf.PublicKey, wantKey) {
+	if !pki.SamePublicKey(leaf.PublicKey, wantKey) {
 		return nil, bad("the certificate is not for the requested key", nil)
 	}
 	inter := x509.NewCertPool()
@@ -400,35 +388,6 @@ func (c *Client) issued(path string, r *signResponse, wantKey crypto.PublicKey) 
 		return nil, bad("the certificate does not verify to the pinned root", err)
 	}
 	return &pki.Issued{Certificate: leaf, Intermediates: intermediates, Roots: []*x509.Certificate{c.root}}, nil
-}
-
-func parseCerts(s string) ([]*x509.Certificate, error) {
-	rest := []byte(s)
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("unexpected PEM block %q", b.Type)
-		}
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cert)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
-}
-
-func samePublicKey(a, b crypto.PublicKey) bool {
-	ak, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && b != nil && ak.Equal(b)
 }
 
 func csrPEM(csr *x509.CertificateRequest) string {
@@ -521,7 +480,7 @@ func (c *Client) Renew(ctx context.Context, current *x509.Certificate, currentKe
 	if err != nil {
 		return nil, err
 	}
-	if req != nil && req.CSR != nil && !samePublicKey(req.CSR.PublicKey, current.PublicKey) {
+	if req != nil && req.CSR != nil && !pki.SamePublicKey(req.CSR.PublicKey, current.PublicKey) {
 		if err := req.CSR.CheckSignature(); err != nil {
 			return nil, fmt.Errorf("stepca: the CSR signature does not verify: %w", err)
 		}
@@ -546,7 +505,7 @@ func clientCert(cert *x509.Certificate, key crypto.Signer) (*tls.Certificate, er
 	if cert == nil || key == nil {
 		return nil, errors.New("stepca: renewing needs the current certificate and its private key")
 	}
-	if !samePublicKey(key.Public(), cert.PublicKey) {
+	if !pki.SamePublicKey(key.Public(), cert.PublicKey) {
 		return nil, fmt.Errorf("stepca: the private key does not match the certificate (serial %s)", cert.SerialNumber)
 	}
 	if now := time.Now(); now.After(cert.NotAfter) {
@@ -611,7 +570,7 @@ func (c *Client) revoke(ctx context.Context, hc *http.Client, body revokeRequest
 		return err
 	}
 	if out.Status != "ok" {
-		return fmt.Errorf("stepca: %s/1.0/revoke answered status %q, not \"ok\"", c.base, clip(out.Status, 60))
+		return fmt.Errorf("stepca: %s/1.0/revoke answered status %q, not \"ok\"", c.base, remote.Clip(out.Status, 60))
 	}
 	return nil
 }

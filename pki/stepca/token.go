@@ -149,7 +149,7 @@ func (c *Client) keyFromCA(ctx context.Context, hc *http.Client) (*jose.JSONWebK
 		return nil, fmt.Errorf("stepca: the decrypted key of provisioner %q is not a JWK", c.provisioner)
 	}
 	if found.Key != nil {
-		if !samePublicKey(found.Key.Key, k.Public().Key) {
+		if !pki.SamePublicKey(found.Key.Key, k.Public().Key) {
 			return nil, fmt.Errorf("stepca: the decrypted key of provisioner %q does not match its published public key", c.provisioner)
 		}
 		if k.KeyID == "" {
