@@ -135,6 +135,15 @@ func (c *Connection) Validate() error {
 	return nil
 }
 
+// serverName is the name the server certificate is checked against.
+func (c *Connection) serverName() string {
+	if c.ClientAuthRequired && c.Domain != "" {
+		return c.Domain
+	}
+	host, _, _ := net.SplitHostPort(c.Address)
+	return host
+}
+
 // TLSConfig builds the client TLS config the peer would use: TLS 1.2
 // minimum, RootCAs from root_cert, the client certificate only with client
 // auth, ServerName = domain with client auth, else the address host.
@@ -148,8 +157,7 @@ func (c *Connection) TLSConfig(observe func(*tls.CertificateRequestInfo)) (*tls.
 	if !pool.AppendCertsFromPEM(c.RootCert) {
 		return nil, fmt.Errorf("%w: root_cert holds no PEM certificate", ErrBadConnection)
 	}
-	host, _, _ := net.SplitHostPort(c.Address)
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: host}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: c.serverName()}
 	var cert *tls.Certificate
 	if c.ClientAuthRequired {
 		kp, err := tls.X509KeyPair(c.ClientCert, c.ClientKey)
@@ -158,9 +166,6 @@ func (c *Connection) TLSConfig(observe func(*tls.CertificateRequestInfo)) (*tls.
 			return nil, fmt.Errorf("%w: client_cert/client_key do not form a key pair: %v", ErrBadConnection, err)
 		}
 		cert = &kp
-		if c.Domain != "" {
-			cfg.ServerName = c.Domain
-		}
 	}
 	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		if observe != nil {

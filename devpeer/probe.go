@@ -101,7 +101,7 @@ func Probe(ctx context.Context, conn *Connection, ccid string) (*ProbeReport, er
 		rep.Version = tls.VersionName(st.Version)
 		rep.CipherSuite = tls.CipherSuiteName(st.CipherSuite)
 		rep.ALPN = st.NegotiatedProtocol
-		rep.ServerName = st.ServerName
+		rep.ServerName = conn.serverName()
 		for _, c := range st.PeerCertificates {
 			rep.Chain = append(rep.Chain, certInfo(c))
 		}
