@@ -31,6 +31,7 @@ type Local struct {
 	policy        *config.Signing
 	signer        *local.Signer
 	now           func() time.Time
+	insecureKey   bool // key files readable by group or others accepted
 }
 
 var _ Backend = (*Local)(nil)
@@ -76,7 +77,7 @@ func OpenLocal(dir string, opts ...LocalOption) (*Local, error) {
 		}
 		return nil, err
 	}
-	l := &Local{dir: dir, root: roots[0], policy: o.policy, now: o.now}
+	l := &Local{dir: dir, root: roots[0], policy: o.policy, now: o.now, insecureKey: o.insecure}
 	certPath, keyPath := filepath.Join(dir, IntermediateCertFile), filepath.Join(dir, IntermediateKeyFile)
 	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
 		certPath, keyPath = rootPath, filepath.Join(dir, RootKeyFile)

@@ -188,8 +188,40 @@ func (l *Local) crlLocked(validity time.Duration) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign CRL: %w", err)
 	}
+	out := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	rootCRL, err := l.rootCRL(rl.CRLNumber, now, validity)
+	if err != nil {
+		return nil, err
+	}
 	if err := rl.write(path); err != nil {
 		return nil, err
+	}
+	return append(out, rootCRL...), nil
+}
+
+// rootCRL is the root's (empty) CRL, added when the CA signs with an
+// intermediate and root.key is at hand: a server that checks every link of
+// a chain (tlsconfig fails closed) wants a current CRL from the root for
+// the intermediate too. With root.key moved offline it is left out.
+func (l *Local) rootCRL(number int64, now time.Time, validity time.Duration) ([]byte, error) {
+	if len(l.intermediates) == 0 {
+		return nil, nil
+	}
+	keyPath := filepath.Join(l.dir, RootKeyFile)
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	key, err := ReadKey(keyPath, l.insecureKey)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:     big.NewInt(number),
+		ThisUpdate: now.Add(-Backdate),
+		NextUpdate: now.Add(validity),
+	}, l.root, key)
+	if err != nil {
+		return nil, fmt.Errorf("sign the root CRL: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), nil
 }

@@ -9,11 +9,13 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.uber.org/goleak"
+
+	"github.com/ccserver/ccserver/cmd/ccpki/internal/cli"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ccpki": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
+		"ccpki": func() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
 
@@ -28,7 +30,7 @@ func TestExitCodes(t *testing.T) {
 	ca, srv := filepath.Join(dir, "ca"), filepath.Join(dir, "srv")
 	run := func(args ...string) (int, string) {
 		var out bytes.Buffer
-		code := Main(args, &out, &out)
+		code := cli.Main(args, &out, &out)
 		return code, out.String()
 	}
 	for _, tc := range []struct {

@@ -37,7 +37,8 @@ type Config struct {
 	// RootFingerprint is the SHA-256 of the CA root certificate (DER) in
 	// hex, as `step certificate fingerprint` prints it; colons are allowed.
 	RootFingerprint string
-	// Provisioner is the name of a JWK provisioner on the CA.
+	// Provisioner is the name of a JWK provisioner on the CA. It and a
+	// password or key are needed to Issue and Revoke, not to Renew.
 	Provisioner string
 	// ProvisionerPassword decrypts the provisioner's private key (the one
 	// the CA publishes, or ProvisionerKey when that is encrypted).
@@ -87,12 +88,6 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Provisioner == "" {
-		return nil, errors.New("stepca: the provisioner name is empty: give the name of a JWK provisioner on the CA (`step ca provisioner list`)")
-	}
-	if len(cfg.ProvisionerPassword) == 0 && len(cfg.ProvisionerKey) == 0 {
-		return nil, errors.New("stepca: neither a provisioner password nor a provisioner key is set: give the password of provisioner " + fmt.Sprintf("%q", cfg.Provisioner))
-	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -126,6 +121,20 @@ func ParseFingerprint(s string) ([]byte, error) {
 func Fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// checkProvisioner says what is missing for the calls that sign a
+// provisioner token (Issue, Revoke). Renew and RevokeWithKey authenticate
+// with the certificate and need neither, so a renewing machine need not
+// hold the provisioner password.
+func (c *Client) checkProvisioner() error {
+	if c.provisioner == "" {
+		return errors.New("stepca: the provisioner name is empty: give the name of a JWK provisioner on the CA (`step ca provisioner list`)")
+	}
+	if len(c.password) == 0 && len(c.keyData) == 0 {
+		return fmt.Errorf("stepca: neither a provisioner password nor a provisioner key is set: give the password of provisioner %q", c.provisioner)
+	}
+	return nil
 }
 
 // Root returns the CA root, fetched and checked against the fingerprint on
@@ -435,6 +444,9 @@ func (c *Client) Issue(ctx context.Context, req *pki.Request) (*pki.Issued, erro
 	if err := checkRequest(req); err != nil {
 		return nil, err
 	}
+	if err := c.checkProvisioner(); err != nil {
+		return nil, err
+	}
 	subject, sans := names(req.CSR)
 	if subject == "" {
 		return nil, errors.New("stepca: the CSR has no common name and no SANs; step-ca needs at least one name")
@@ -528,6 +540,9 @@ type revokeRequest struct {
 func (c *Client) Revoke(ctx context.Context, cert *x509.Certificate, reason pki.RevocationReason) error {
 	if cert == nil {
 		return errors.New("stepca: revoke needs the certificate")
+	}
+	if err := c.checkProvisioner(); err != nil {
+		return err
 	}
 	hc, err := c.pinned(ctx, nil)
 	if err != nil {

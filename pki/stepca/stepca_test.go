@@ -42,8 +42,6 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"plain http", func(c *Config) { c.URL = "http://ca.example.com" }, "must use https"},
 		{"short fingerprint", func(c *Config) { c.RootFingerprint = "abcd" }, "not a SHA-256 fingerprint"},
 		{"SPKI pin instead of fingerprint", func(c *Config) { c.RootFingerprint = "sha256/2dCXhpLxx8x5H1w0POmHcZAHIUBeg0zSe5UCzHGfUJc=" }, "SPKI pin"},
-		{"no provisioner", func(c *Config) { c.Provisioner = "" }, "provisioner name is empty"},
-		{"no credentials", func(c *Config) { c.ProvisionerPassword = nil }, "neither a provisioner password nor a provisioner key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +55,44 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := New(ok); err != nil {
 		t.Fatalf("New(valid config): %v", err)
+	}
+}
+
+// Renewing needs no provisioner credentials, so New accepts a config
+// without them; Issue and Revoke say what is missing before any network
+// call (the URL here does not resolve).
+func TestProvisionerNeededToIssueAndRevoke(t *testing.T) {
+	csrKey := testpki.NewKey(t)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{"cc.example"}}, csrKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := testpki.NewCA(t).Server(t)
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no provisioner", Config{ProvisionerPassword: []byte("pw")}, "provisioner name is empty"},
+		{"no credentials", Config{Provisioner: "ccpki"}, "neither a provisioner password nor a provisioner key"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.URL, tt.cfg.RootFingerprint = "https://ca.invalid:9000", goodFP
+			c, err := New(tt.cfg)
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if _, err := c.Issue(context.Background(), &pki.Request{CSR: csr}); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Issue: err = %v, want it to mention %q", err, tt.want)
+			}
+			if err := c.Revoke(context.Background(), leaf.Cert, pki.ReasonUnspecified); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Revoke: err = %v, want it to mention %q", err, tt.want)
+			}
+		})
 	}
 }
 

@@ -1,4 +1,6 @@
-package main
+// Package cli is the ccpki command line, callable in process: Main for the
+// binary, Run with a context for tests that stop a renew --daemon.
+package cli
 
 import (
 	"context"
@@ -28,12 +30,17 @@ const (
 	exitFailed   = 1
 	exitUsage    = 2
 	exitVerify   = 3
+	exitRefused  = 4
+	exitNoCA     = 5
 	exitCodeHelp = `
 Exit codes:
   0  success
   1  the operation failed (bad input file, CA error, I/O error)
   2  usage error (unknown flag, missing or conflicting flags)
-  3  verification failed (verify only: the certificate is not valid for the role)`
+  3  verification failed (verify only: the certificate is not valid for the role)
+  4  the CA refused the credentials (wrong provisioner password or key, wrong cfssl
+     auth key, a revoked or expired certificate presented for renewal)
+  5  the CA could not be reached (nothing was changed; retry later)`
 )
 
 // usageError marks errors that are the caller's command line, not the
@@ -43,13 +50,19 @@ type usageError struct{ error }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 // Main runs ccpki with args (without the program name) and returns the
-// exit code. It is the whole command, callable in process by tests.
+// exit code; SIGINT and SIGTERM stop a renew --daemon.
 func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signalContext()
+	defer stop()
+	return Run(ctx, args, stdout, stderr)
+}
+
+// Run is Main with the caller's context: cancelling it stops a
+// renew --daemon, which then returns 0.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cflog.Level = cflog.LevelError // cfssl logs every signature at info level
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	ctx, stop := signalContext()
-	defer stop()
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -62,6 +75,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case errors.Is(err, pki.ErrVerify):
 		return exitVerify
+	case errors.Is(err, pki.ErrUnauthorized):
+		return exitRefused
+	case errors.Is(err, pki.ErrUnavailable):
+		return exitNoCA
 	}
 	return exitFailed
 }
@@ -150,11 +167,17 @@ type caFlags struct {
 	insecure    bool
 }
 
-func (cf *caFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&cf.dir, "ca", "", "CA directory made by ccpki init (required)")
+func (cf *caFlags) register(c *cobra.Command, required bool) {
+	help := "CA directory made by ccpki init"
+	if required {
+		help += " (required)"
+	}
+	c.Flags().StringVar(&cf.dir, "ca", "", help)
 	c.Flags().StringVar(&cf.config, "ca-config", "", "cfssl ca-config.json whose signing profiles replace the built-in server and client profiles")
-	c.Flags().BoolVar(&cf.insecure, "insecure", false, "accept key files readable by group or others (INSECURE)")
-	_ = c.MarkFlagRequired("ca")
+	c.Flags().BoolVar(&cf.insecure, "insecure", false, "accept key, password and auth key files readable by group or others (INSECURE)")
+	if required {
+		_ = c.MarkFlagRequired("ca")
+	}
 }
 
 func (cf *caFlags) open() (*pki.Local, error) {
@@ -178,7 +201,7 @@ func (cf *caFlags) open() (*pki.Local, error) {
 
 func issueCmd() *cobra.Command {
 	var (
-		cf                        caFlags
+		bf                        backendFlags
 		profile, out, cn, keyType string
 		layout, csrJSON           string
 		orgs, ous, dns, ips, uris []string
@@ -186,9 +209,15 @@ func issueCmd() *cobra.Command {
 		flat, force               bool
 	)
 	c := &cobra.Command{
-		Use:   "issue --ca DIR --profile server|client --out DIR",
+		Use:   "issue (--ca DIR | --ca-url URL ... | --cfssl-url URL ...) --profile server|client --out DIR",
 		Short: "Issue a server or client certificate",
-		Long: `Issue a certificate signed by the local CA, with a new key made on this machine.
+		Long: `Issue a certificate with a new key made on this machine; only a certificate request
+goes to the CA. The CA is the local one (--ca DIR), a step-ca (--ca-url with
+--ca-fingerprint, --provisioner and --provisioner-password-file: a JWK provisioner
+one-time token) or a cfssl server (--cfssl-url with --cfssl-auth-key-file: cfssl's
+authenticated sign). --backend names it; by default it follows from the flags given.
+Passwords and auth keys are read from files only, which must not be readable by
+group or others.
 
 Profiles: "server" (serverAuth; the chaincode server; give the host the peer dials
 with --dns or --ip) and "client" (clientAuth; the peer's identity towards the
@@ -204,7 +233,17 @@ intermediatecerts/, tlscacerts/. Existing output is never overwritten without --
 		Example: `  ccpki issue --profile server --ca certs/ca --dns localhost --ip 127.0.0.1 --out certs/server
   ccpki issue --profile client --ca certs/ca --cn peer0.org1.example.com --org Org1 --out certs/peer
   ccpki issue --profile ccaas-server --ca certs/ca --ca-config ca-config.json --csr-json csr.json --out certs/server
-  ccpki issue --profile client --ca certs/ca --cn peer0 --layout msp --out msp/peer0`,
+  ccpki issue --profile client --ca certs/ca --cn peer0 --layout msp --out msp/peer0
+
+  # step-ca (the fingerprint is what "step certificate fingerprint root_ca.crt" prints)
+  ccpki issue --backend stepca --ca-url https://ca.example.com:9000 \
+      --ca-fingerprint 3b5f...e1 --provisioner ccpki --provisioner-password-file /run/secrets/prov-pass \
+      --profile server --dns cc.example.com --lifetime 24h --out certs/server
+
+  # cfssl (authsign with the profile's auth key; --cfssl-tls-ca verifies the server)
+  ccpki issue --backend cfssl --cfssl-url https://cfssl.example.com:8888 \
+      --cfssl-auth-key-file /run/secrets/cfssl-key --cfssl-tls-ca cfssl-tls-ca.pem \
+      --profile client --cn peer0 --out certs/peer`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if layout != "cert-manager" && layout != "msp" {
@@ -250,7 +289,7 @@ intermediatecerts/, tlscacerts/. Existing output is never overwritten without --
 					return fmt.Errorf("%s already holds a certificate: %w; renew it with ccpki renew --dir %s, or pass --force", out, pki.ErrExists, out)
 				}
 			}
-			ca, err := cf.open()
+			ca, _, err := bf.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -278,9 +317,9 @@ intermediatecerts/, tlscacerts/. Existing output is never overwritten without --
 			return nil
 		},
 	}
-	cf.register(c)
+	bf.register(c)
 	f := c.Flags()
-	f.StringVar(&profile, "profile", "", `signing profile: "server" or "client" (or one from --ca-config) (required)`)
+	f.StringVar(&profile, "profile", "", `signing profile: "server" or "client" (or one from --ca-config, or a cfssl server's) (required)`)
 	f.StringVar(&out, "out", "", "output directory (required)")
 	f.StringVar(&cn, "cn", "", "subject common name (default: the first host)")
 	f.StringSliceVar(&orgs, "org", nil, "subject organization (repeatable)")
@@ -288,7 +327,7 @@ intermediatecerts/, tlscacerts/. Existing output is never overwritten without --
 	f.StringSliceVar(&dns, "dns", nil, "DNS subject alternative name (repeatable or comma-separated)")
 	f.StringSliceVar(&ips, "ip", nil, "IP subject alternative name (repeatable or comma-separated)")
 	f.StringSliceVar(&uris, "uri", nil, "URI subject alternative name, e.g. spiffe://org1/peer0")
-	f.DurationVar(&lifetime, "lifetime", 0, "validity (default: the profile's, 720h for server and client)")
+	f.DurationVar(&lifetime, "lifetime", 0, "validity (default: the profile's; 720h for the local server and client profiles, the provisioner's default on step-ca)")
 	f.StringVar(&keyType, "key-type", string(pki.DefaultKeyType), "key algorithm: ecdsa-p256, ecdsa-p384, ed25519, rsa-3072")
 	f.StringVar(&csrJSON, "csr-json", "", "cfssl csr.json with CN, names, hosts and key")
 	f.StringVar(&layout, "layout", "cert-manager", "output layout: cert-manager or msp")
@@ -310,7 +349,7 @@ func printIssued(w io.Writer, verb, dir string, c *x509.Certificate) {
 
 func renewCmd() *cobra.Command {
 	var (
-		cf                   caFlags
+		bf                   backendFlags
 		dir, profile, hook   string
 		lifetime, minB, maxB time.Duration
 		before               float64
@@ -318,7 +357,7 @@ func renewCmd() *cobra.Command {
 		flat                 bool
 	)
 	c := &cobra.Command{
-		Use:   "renew --ca DIR --dir DIR",
+		Use:   "renew (--ca DIR | --ca-url URL ... | --cfssl-url URL ...) --dir DIR",
 		Short: "Renew a certificate when a third of its lifetime is left",
 		Long: `Renew the certificate in DIR (tls.crt, tls.key, ca.crt as written by ccpki issue)
 when less than --renew-before of its lifetime is left (default one third), moved
@@ -330,19 +369,37 @@ a half-written pair. On any failure the old files stay.
 --daemon keeps running: it sleeps until the next renewal is due, retries failures
 with exponential backoff from --min-backoff to --max-backoff, and stops on SIGINT or
 SIGTERM. --exec runs a command with sh -c after each renewal (CCPKI_DIR and
-CCPKI_SERIAL are set).`,
+CCPKI_SERIAL are set). When the CA cannot be reached the current certificate stays
+in place and the daemon retries; a one-shot renew exits 5.
+
+With step-ca the renewal is authenticated by the current certificate and key over
+mutual TLS (step-ca's rekey for the new key, or renew with --reuse-key), so only
+--ca-url and --ca-fingerprint are needed: the renewing machine holds no provisioner
+password. An expired or revoked certificate cannot renew itself (exit 4): issue a
+new one. cfssl has no renewal: it signs a new request with the auth key.`,
 		Example: `  ccpki renew --ca certs/ca --dir certs/server
   ccpki renew --ca certs/ca --dir certs/server --force
-  ccpki renew --ca certs/ca --dir certs/server --daemon --exec 'kill -HUP $(cat server.pid)'`,
+  ccpki renew --ca certs/ca --dir certs/server --daemon --exec 'kill -HUP $(cat server.pid)'
+
+  # step-ca: renew over mTLS with the current certificate, for ever
+  ccpki renew --backend stepca --ca-url https://ca.example.com:9000 --ca-fingerprint 3b5f...e1 \
+      --dir certs/server --daemon
+
+  # cfssl
+  ccpki renew --backend cfssl --cfssl-url https://cfssl.example.com:8888 \
+      --cfssl-auth-key-file /run/secrets/cfssl-key --cfssl-tls-ca cfssl-tls-ca.pem --dir certs/peer --daemon`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ca, err := cf.open()
+			ca, _, err := bf.open(cmd)
 			if err != nil {
 				return err
 			}
+			if profile == "" && bf.cfsslProfile != "" {
+				profile = bf.cfsslProfile
+			}
 			out := cmd.OutOrStdout()
 			cfg := pki.RenewerConfig{Backend: ca, Dir: dir, Profile: profile, Lifetime: lifetime, RenewBefore: before,
-				ReuseKey: reuse, Flat: flat, MinBackoff: minB, MaxBackoff: maxB, AllowInsecureKey: cf.insecure,
+				ReuseKey: reuse, Flat: flat, MinBackoff: minB, MaxBackoff: maxB, AllowInsecureKey: bf.local.insecure,
 				AfterRenew: func(ctx context.Context, iss *pki.Issued) error {
 					printIssued(out, "renewed", dir, iss.Certificate)
 					if hook == "" {
@@ -378,7 +435,7 @@ CCPKI_SERIAL are set).`,
 			return nil
 		},
 	}
-	cf.register(c)
+	bf.register(c)
 	f := c.Flags()
 	f.StringVar(&dir, "dir", "", "directory holding tls.crt and tls.key (required)")
 	f.StringVar(&profile, "profile", "", "signing profile (default: server or client, from the certificate's usage)")
@@ -405,25 +462,39 @@ func readChain(path string) ([]*x509.Certificate, error) {
 
 func revokeCmd() *cobra.Command {
 	var (
-		cf           caFlags
+		bf           backendFlags
 		cert, reason string
 		validity     time.Duration
 	)
 	c := &cobra.Command{
-		Use:   "revoke --ca DIR --cert FILE",
+		Use:   "revoke (--ca DIR | --ca-url URL ... | --cfssl-url URL ...) --cert FILE",
 		Short: "Revoke a certificate and re-sign the CRL",
 		Long: `Record the certificate as revoked in the CA's revoked.json and re-sign the CRL
 (crl.pem in the CA directory) so servers that check it refuse the certificate.
---cert takes a PEM file or a directory holding tls.crt.`,
+--cert takes a PEM file or a directory holding tls.crt. Concurrent revokes on one CA
+are serialised by a lock file (revoked.json.lock), so none is lost.
+
+With step-ca the revocation is authorised by a provisioner token (passive
+revocation: step-ca refuses to renew the certificate from then on). With cfssl it
+needs a server with a certificate database (-db-config); the server's own CRL then
+lists it. Neither writes a local crl.pem.`,
 		Example: `  ccpki revoke --ca certs/ca --cert certs/peer/tls.crt --reason key-compromise
-  ccpki revoke --ca certs/ca --cert certs/peer`,
+  ccpki revoke --ca certs/ca --cert certs/peer
+
+  # step-ca
+  ccpki revoke --backend stepca --ca-url https://ca.example.com:9000 --ca-fingerprint 3b5f...e1 \
+      --provisioner ccpki --provisioner-password-file /run/secrets/prov-pass --cert certs/peer --reason superseded
+
+  # cfssl (the server needs -db-config)
+  ccpki revoke --backend cfssl --cfssl-url https://cfssl.example.com:8888 \
+      --cfssl-auth-key-file /run/secrets/cfssl-key --cfssl-tls-ca cfssl-tls-ca.pem --cert certs/peer`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := pki.ParseRevocationReason(reason)
 			if err != nil {
 				return usageError{err}
 			}
-			ca, err := cf.open()
+			backend, local, err := bf.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -431,10 +502,14 @@ func revokeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := ca.Revoke(cmd.Context(), chain[0], r); err != nil {
+			if err := backend.Revoke(cmd.Context(), chain[0], r); err != nil {
 				return err
 			}
-			path, err := ca.WriteCRL("", validity)
+			if local == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked serial %s (%s) at the CA\n", chain[0].SerialNumber.Text(16), chain[0].Subject)
+				return nil
+			}
+			path, err := local.WriteCRL("", validity)
 			if err != nil {
 				return err
 			}
@@ -442,7 +517,7 @@ func revokeCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cf.register(c)
+	bf.register(c)
 	c.Flags().StringVar(&cert, "cert", "", "certificate to revoke: PEM file or directory with tls.crt (required)")
 	c.Flags().StringVar(&reason, "reason", "unspecified", "unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation")
 	c.Flags().DurationVar(&validity, "crl-validity", pki.DefaultCRLValidity, "time until the CRL's nextUpdate")
@@ -478,7 +553,7 @@ regularly (e.g. daily from cron). Written atomically as PEM.`,
 			return nil
 		},
 	}
-	cf.register(c)
+	cf.register(c, true)
 	c.Flags().StringVar(&out, "out", "", "CRL file (default: crl.pem in the CA directory)")
 	c.Flags().DurationVar(&validity, "validity", pki.DefaultCRLValidity, "time until the CRL's nextUpdate")
 	return c
