@@ -6,7 +6,9 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
 )
 
 // connectMethod is the peer stream's full gRPC method name.
@@ -21,6 +23,10 @@ const connectMethod = "/protos.Chaincode/Connect"
 // return, grpc writes what it queued, then closes the connection), bounded
 // by the shutdown deadline.
 //
+// It also ends the streams when the deadline passes: grpc's GracefulStop
+// waits for every handler, and a transaction that never returns would
+// otherwise keep the process alive.
+//
 // It sits on the shim's public hooks only: a stream interceptor on
 // Connect, a stats handler counting connections, and the Observer.
 type drainGate struct {
@@ -30,12 +36,13 @@ type drainGate struct {
 	mu       sync.Mutex
 	deadline context.Context
 	release  chan struct{} // closed when peer streams may end
+	expired  chan struct{} // closed when the drain deadline passes
 	conns    int
 	noConns  chan struct{} // closed while conns == 0
 }
 
 func newDrainGate() *drainGate {
-	g := &drainGate{release: make(chan struct{}), noConns: make(chan struct{}), deadline: context.Background()}
+	g := &drainGate{release: make(chan struct{}), expired: make(chan struct{}), noConns: make(chan struct{}), deadline: context.Background()}
 	close(g.noConns)
 	return g
 }
@@ -46,6 +53,10 @@ func (g *drainGate) begin(ctx context.Context) {
 	g.deadline = ctx
 	g.mu.Unlock()
 	g.draining.Store(true)
+	go func() {
+		<-ctx.Done()
+		close(g.expired)
+	}()
 }
 
 func (g *drainGate) txStarted() { g.inFlight.Add(1) }
@@ -71,19 +82,26 @@ func (g *drainGate) txFinished() {
 	}
 }
 
-// interceptor ends a Connect stream as soon as the gate releases it; the
-// shim's handler then sees its stream context end and finishes.
+// interceptor ends a Connect stream as soon as the gate releases it, so
+// grpc writes what the stream queued and closes the connection the
+// graceful way. The shim's handler keeps running until the connections
+// are gone: its receive error is held back (gatedStream), because the
+// shim closes every connection at once when a handler ends.
 func (g *drainGate) interceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if info.FullMethod != connectMethod {
 		return handler(srv, ss)
 	}
 	done := make(chan error, 1)
-	go func() { done <- handler(srv, ss) }()
+	go func() { done <- handler(srv, gatedStream{ss, g}) }()
 	select {
 	case err := <-done:
 		return err
 	case <-g.release:
 		return nil
+	case <-g.expired:
+		// A transaction that outlives the deadline must not keep grpc's
+		// GracefulStop waiting for this handler forever.
+		return status.Error(codes.Unavailable, "chaincode server shut down")
 	}
 }
 
@@ -112,4 +130,30 @@ func (g *drainGate) HandleConn(_ context.Context, s stats.ConnStats) {
 
 func (g *drainGate) serverOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ChainStreamInterceptor(g.interceptor), grpc.StatsHandler(g)}
+}
+
+// gatedStream holds back a receive error that follows a release until the
+// connections have closed or the drain deadline passed.
+type gatedStream struct {
+	grpc.ServerStream
+	g *drainGate
+}
+
+func (s gatedStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		return nil
+	}
+	s.g.mu.Lock()
+	release, deadline, noConns := s.g.release, s.g.deadline, s.g.noConns
+	s.g.mu.Unlock()
+	select {
+	case <-release:
+		select {
+		case <-noConns:
+		case <-deadline.Done():
+		}
+	default:
+	}
+	return err
 }

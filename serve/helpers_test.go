@@ -319,6 +319,12 @@ func (p *testPeer) result(t *testing.T, ch <-chan *pb.ChaincodeMessage) *pb.Chai
 	case m := <-ch:
 		return m
 	case <-p.done:
+		// The result may have arrived just before the stream ended.
+		select {
+		case m := <-ch:
+			return m
+		default:
+		}
 		t.Fatalf("stream ended while waiting for a result: %v", p.err())
 	case <-time.After(wait):
 		t.Fatalf("no result after %s", wait)
