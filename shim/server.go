@@ -69,6 +69,7 @@ type ChaincodeServer struct {
 	tls       *serverTLS
 	stopping  bool
 	serveDone chan struct{}
+	closing   chan struct{} // closed to end every stream (Shutdown, Stop)
 }
 
 func (cs *ChaincodeServer) validate() error {
@@ -93,7 +94,8 @@ func (cs *ChaincodeServer) logger() *slog.Logger {
 // Connect serves one peer stream; gRPC calls it for /protos.Chaincode/Connect.
 func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 	who := describePeer(stream.Context())
-	h := newHandler(stream, cs.CC, runOptions{
+	guarded := &connectStream{Chaincode_ConnectServer: stream}
+	h := newHandler(guarded, cs.CC, runOptions{
 		ccid:            cs.CCID,
 		logger:          cs.Logger,
 		observer:        cs.Observer,
@@ -109,6 +111,7 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 		cs.engines = make(map[*engine.Engine]struct{})
 	}
 	cs.engines[h.eng] = struct{}{}
+	closing := cs.closingLocked()
 	cs.mu.Unlock()
 
 	log := cs.logger()
@@ -116,7 +119,19 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 	if cs.Observer != nil {
 		cs.Observer.StreamStarted(who)
 	}
-	err := h.eng.Run()
+	// Run blocks in Recv, which only the end of this handler interrupts:
+	// it runs beside the handler so Shutdown can end a drained stream (or
+	// abandon a stuck one) by closing closing.
+	ran := make(chan error, 1)
+	go func() { ran <- h.eng.Run() }()
+	var err error
+	select {
+	case err = <-ran:
+	case <-closing:
+		// Returning ends the RPC after the replies already sent are
+		// flushed; Run then ends on its failed Recv.
+	}
+	guarded.close()
 	cs.mu.Lock()
 	delete(cs.engines, h.eng)
 	cs.mu.Unlock()
@@ -129,6 +144,51 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 		log.Info("peer disconnected", "peer", who)
 	}
 	return err
+}
+
+// connectStream refuses sends once the Connect handler has returned:
+// gRPC forbids using a server stream after its handler is done.
+type connectStream struct {
+	peer.Chaincode_ConnectServer
+	mu     sync.Mutex
+	closed bool
+}
+
+var errStreamEnded = errors.New("chaincode stream ended by the server")
+
+func (s *connectStream) Send(m *peer.ChaincodeMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errStreamEnded
+	}
+	return s.Chaincode_ConnectServer.Send(m)
+}
+
+func (s *connectStream) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// closingLocked returns the channel closed to end every stream; cs.mu held.
+func (cs *ChaincodeServer) closingLocked() chan struct{} {
+	if cs.closing == nil {
+		cs.closing = make(chan struct{})
+	}
+	return cs.closing
+}
+
+// closeStreams makes every Connect handler return.
+func (cs *ChaincodeServer) closeStreams() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	c := cs.closingLocked()
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
 }
 
 // describePeer names the remote end: its address and, over mTLS, the
@@ -249,8 +309,8 @@ func (cs *ChaincodeServer) Shutdown(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
-	// GracefulStop closes the listeners at once, then waits for streams,
-	// which end when Stop below closes the transports.
+	// GracefulStop closes the listeners at once and waits for the streams,
+	// which end when closeStreams below makes their handlers return.
 	graceful := make(chan struct{})
 	go func() { srv.GracefulStop(); close(graceful) }()
 
@@ -269,6 +329,16 @@ func (cs *ChaincodeServer) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Drained streams end with their last replies flushed; past the
+	// deadline, transactions still running are abandoned.
+	cs.closeStreams()
+	if drainErr == nil {
+		select {
+		case <-graceful:
+		case <-ctx.Done():
+			drainErr = ctx.Err()
+		}
+	}
 	srv.Stop()
 	<-graceful
 	<-done
@@ -284,6 +354,7 @@ func (cs *ChaincodeServer) Stop() {
 	cs.stopping = true
 	srv := cs.srv
 	cs.mu.Unlock()
+	cs.closeStreams()
 	if srv != nil {
 		srv.Stop()
 	}
@@ -300,4 +371,3 @@ func (cs *ChaincodeServer) ReloadTLS() error {
 	}
 	return t.reload()
 }
-

@@ -156,6 +156,9 @@ func buildServerTLS(p TLSProperties) (_ *serverTLS, err error) {
 	if trust != nil && p.InsecureNoClientAuth {
 		return nil, errors.New("TLS: a client CA and InsecureNoClientAuth exclude each other; drop one")
 	}
+	if trust == nil && !p.InsecureNoClientAuth {
+		return nil, errors.New("TLS: no client CA, so no peer could be verified: set ClientCACerts or ClientCAFile to the peers' TLS CA, or InsecureNoClientAuth to accept any client")
+	}
 	if trust != nil {
 		opts = append(opts, tlsconfig.WithClientTrust(trust))
 	} else if p.InsecureNoClientAuth {
