@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -135,7 +136,13 @@ func dialPeer(ctx context.Context, cfg clientConfig) (*grpc.ClientConn, peer.Cha
 		if err != nil {
 			return nil, nil, fmt.Errorf("peer TLS root certificate: %w", err)
 		}
-		tc, err := tlsconfig.ClientConfig(trust, tlsconfig.WithClientIdentity(id))
+		// Name the peer explicitly: for an IP address crypto/tls sends no
+		// SNI, and the handshake would have no name to verify against.
+		host, _, err := net.SplitHostPort(cfg.peerAddress)
+		if err != nil {
+			host = cfg.peerAddress
+		}
+		tc, err := tlsconfig.ClientConfig(trust, tlsconfig.WithClientIdentity(id), tlsconfig.WithServerName(host))
 		if err != nil {
 			return nil, nil, err
 		}
