@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
@@ -158,5 +159,44 @@ func TestBackendFlags(t *testing.T) {
 				t.Errorf("output shows the content of a secret file:\n%s", got)
 			}
 		})
+	}
+}
+
+// TestDaemonRetriesWhileCAUnavailable: renew --daemon against a cfssl
+// server that answers 503 keeps the current certificate, retries with
+// capped backoff, and renews once the CA is back.
+func TestDaemonRetriesWhileCAUnavailable(t *testing.T) {
+	srv, _, down := startCFSSL(t)
+	dir := t.TempDir()
+	tlsCA := filepath.Join(dir, "tls-ca.pem")
+	if err := writeCert(tlsCA, srv.Certificate()); err != nil {
+		t.Fatal(err)
+	}
+	remote := []string{"--cfssl-url", srv.URL, "--cfssl-auth-key-file", secretFile(t, dir, "k", cfsslKey), "--cfssl-tls-ca", tlsCA}
+	out := filepath.Join(dir, "peer")
+	mustCCPKI(t, append([]string{"issue", "--profile", "client", "--cn", "peer0", "--out", out}, remote...)...)
+	before := readFile(t, filepath.Join(out, pki.CertFile))
+
+	down.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var log syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, append([]string{"renew", "--dir", out, "--daemon", "--renew-before", "0.999",
+			"--min-backoff", "20ms", "--max-backoff", "80ms"}, remote...), &log, &log)
+	}()
+	waitFor(t, "three failed attempts", func() bool { return strings.Count(log.String(), "unreachable") >= 3 })
+	if string(readFile(t, filepath.Join(out, pki.CertFile))) != string(before) {
+		t.Fatal("tls.crt changed while the CA was unavailable")
+	}
+	down.Store(false)
+	waitFor(t, "a renewal once the CA is back", func() bool { return strings.Contains(log.String(), "renewed "+out) })
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("daemon exited %d:\n%s", code, log.String())
+	}
+	if string(readFile(t, filepath.Join(out, pki.CertFile))) == string(before) {
+		t.Fatal("the daemon reported a renewal but tls.crt is unchanged")
 	}
 }
