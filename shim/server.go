@@ -84,6 +84,14 @@ func (cs *ChaincodeServer) validate() error {
 	return nil
 }
 
+// closingChan returns the channel Shutdown closes; cs.mu must be held.
+func (cs *ChaincodeServer) closingChan() chan struct{} {
+	if cs.closing == nil {
+		cs.closing = make(chan struct{})
+	}
+	return cs.closing
+}
+
 func (cs *ChaincodeServer) logger() *slog.Logger {
 	if cs.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -294,9 +302,11 @@ func (cs *ChaincodeServer) Addr() net.Addr {
 }
 
 // Shutdown stops accepting connections and transactions, lets transactions
-// in flight finish until ctx ends, then closes every stream. Peers see
-// new transactions refused with ERROR while draining. It returns ctx.Err()
-// if the deadline cut the drain short.
+// in flight finish until ctx ends, then ends every stream cleanly, after
+// the last reply has been sent. Peers see new transactions refused with
+// ERROR while draining. If ctx ends first, the remaining streams are cut
+// and Shutdown returns ctx.Err(); a transaction stuck in chaincode code
+// keeps its goroutine, but no longer holds the server.
 func (cs *ChaincodeServer) Shutdown(ctx context.Context) error {
 	cs.mu.Lock()
 	cs.stopping = true
@@ -305,45 +315,45 @@ func (cs *ChaincodeServer) Shutdown(ctx context.Context) error {
 	for e := range cs.engines {
 		engines = append(engines, e)
 	}
+	closing := cs.closingChan()
 	cs.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
-	// GracefulStop closes the listeners at once and waits for the streams,
-	// which end when closeStreams below makes their handlers return.
+	// GracefulStop closes the listeners at once, then waits for the
+	// handlers, which return once closing is closed below.
 	graceful := make(chan struct{})
 	go func() { srv.GracefulStop(); close(graceful) }()
 
-	var drainErr error
-	var wg sync.WaitGroup
-	var errMu sync.Mutex
+	errs := make(chan error, len(engines))
 	for _, e := range engines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.Drain(ctx); err != nil {
-				errMu.Lock()
-				drainErr = err
-				errMu.Unlock()
-			}
-		}()
+		go func() { errs <- e.Drain(ctx) }()
 	}
-	wg.Wait()
-	// Drained streams end with their last replies flushed; past the
-	// deadline, transactions still running are abandoned.
-	cs.closeStreams()
-	if drainErr == nil {
-		select {
-		case <-graceful:
-		case <-ctx.Done():
+	var drainErr error
+	for range engines {
+		if err := <-errs; err != nil {
+			drainErr = err
+		}
+	}
+	cs.mu.Lock()
+	select {
+	case <-closing:
+	default:
+		close(closing)
+	}
+	cs.mu.Unlock()
+	select {
+	case <-graceful:
+	case <-ctx.Done():
+		srv.Stop()
+		<-graceful
+		if drainErr == nil {
 			drainErr = ctx.Err()
 		}
 	}
-	srv.Stop()
-	<-graceful
 	<-done
 	if drainErr != nil {
-		cs.logger().Warn("shutdown deadline passed with transactions still running", "err", drainErr)
+		cs.logger().Warn("shutdown deadline passed before every transaction finished", "err", drainErr)
 	}
 	return drainErr
 }

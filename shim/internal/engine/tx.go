@@ -21,6 +21,8 @@ type Tx struct {
 	// request per transaction and silently drops a second one.
 	callMu  sync.Mutex
 	waiting atomic.Bool
+	// timer bounds each call; made on the first call and reused.
+	timer *time.Timer
 
 	// Panicked is set when the handler panicked (for observers).
 	Panicked bool
@@ -72,8 +74,12 @@ func (t *Tx) Call(typ pb.ChaincodeMessage_Type, payload []byte) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("send %s: %w: %w", typ, ErrStreamClosed, err)
 	}
-	timer := time.NewTimer(e.cfg.CallTimeout)
-	defer timer.Stop()
+	if t.timer == nil {
+		t.timer = time.NewTimer(e.cfg.CallTimeout)
+	} else {
+		t.timer.Reset(e.cfg.CallTimeout)
+	}
+	defer t.timer.Stop()
 	select {
 	case m := <-t.resp:
 		switch m.Type {
@@ -86,7 +92,7 @@ func (t *Tx) Call(typ pb.ChaincodeMessage_Type, payload []byte) ([]byte, error) 
 		}
 	case <-e.done:
 		return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
-	case <-timer.C:
+	case <-t.timer.C:
 		return nil, fmt.Errorf("%s after %s: %w", typ, e.cfg.CallTimeout, ErrCallTimeout)
 	}
 }
