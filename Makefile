@@ -5,7 +5,7 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 FUZZTIME ?= 10s
 
-.PHONY: all build test vet unit fuzz run demo bench clean
+.PHONY: all build test vet unit fuzz run demo bench-smoke clean
 
 all: build
 
@@ -28,6 +28,15 @@ fuzz:
 	done
 
 test: vet unit fuzz
+
+# Dev PKI under certs/ (if none), then ccserver with mTLS in the foreground.
+run: build
+	BIN=$(BIN) scripts/run.sh
+
+# The whole round trip, unattended: server, invokes/queries, renewal under
+# load with zero errors, clean stop.
+demo: build
+	BIN=$(BIN) scripts/demo.sh
 
 clean:
 	rm -rf $(BIN)
