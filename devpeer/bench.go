@@ -2,9 +2,17 @@ package devpeer
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"maps"
+	"math/big"
+	mrand "math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -75,6 +83,19 @@ type BenchConfig struct {
 	// Progress, if set, is called every ProgressEvery with totals so far.
 	Progress      func(BenchProgress)
 	ProgressEvery time.Duration
+	// Seed is committed to the public world state before the run, so that
+	// reads and range queries find data (the state is otherwise empty).
+	Seed map[string][]byte
+	// Warmup runs the load this long before measuring; its transactions,
+	// latencies and server CPU are not counted.
+	Warmup time.Duration
+	// OnMeasure, if set, is called once when measurement begins (after
+	// dialing and warmup), for example to sample server-side counters.
+	OnMeasure func()
+	// Unsigned sends proposals with a creator but no signature, as the
+	// chaincode never verifies it: the load generator then spends no ECDSA
+	// signature per transaction, leaving the CPU to the server.
+	Unsigned bool
 }
 
 // BenchProgress is a running total.
@@ -128,8 +149,8 @@ func ProcessCPU(pid int) (time.Duration, error) {
 }
 
 // Bench runs the load and returns its summary. Nothing is committed: every
-// transaction is simulated against the same empty in-memory state, as an
-// endorsing peer does.
+// transaction is simulated against the same in-memory state (empty, or
+// cfg.Seed), as an endorsing peer does.
 func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if cfg.Concurrency < 1 || cfg.Connections < 1 || cfg.Duration <= 0 || len(cfg.Mix) == 0 {
 		return nil, errors.New("bench needs concurrency ≥ 1, connections ≥ 1, a positive duration and a mix")
@@ -142,7 +163,17 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			c.Close()
 		}
 	}()
+	if err := seed(store, cfg.Seed); err != nil {
+		return nil, err
+	}
 	opts := []peerside.Option{peerside.WithStore(store)}
+	if cfg.Unsigned {
+		certPEM, err := selfSignedCreator()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, peerside.WithIdentity(peerside.DefaultMSPID, certPEM, nil))
+	}
 	if cfg.CCID != "" {
 		opts = append(opts, peerside.WithCCID(cfg.CCID))
 	}
@@ -153,10 +184,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		}
 		clients = append(clients, c)
 	}
-	var cpu0 time.Duration
 	if cfg.ServerPID > 0 {
-		var err error
-		if cpu0, err = ProcessCPU(cfg.ServerPID); err != nil {
+		if _, err := ProcessCPU(cfg.ServerPID); err != nil {
 			return nil, err
 		}
 	}
@@ -164,18 +193,18 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	for _, e := range cfg.Mix {
 		totalWeight += e.Weight
 	}
-	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer cancel()
+	var measuring atomic.Bool
 	var txs, errs atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, cfg.Concurrency)
 	var wg sync.WaitGroup
-	start := time.Now()
 	for w := range cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			rng := mrand.New(mrand.NewPCG(uint64(w), 1))
 			cl := clients[w%len(clients)]
 			for runCtx.Err() == nil {
 				e := pick(cfg.Mix, rng.IntN(totalWeight))
@@ -183,6 +212,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 				res, err := cl.Execute(runCtx, &peerside.Tx{ChannelID: cfg.ChannelID, Args: e.Args})
 				if runCtx.Err() != nil {
 					return // the run ended during this transaction: not counted
+				}
+				if !measuring.Load() {
+					continue // warming up
 				}
 				lat[w] = append(lat[w], time.Since(t0))
 				txs.Add(1)
@@ -196,6 +228,21 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			}
 		}()
 	}
+	if cfg.Warmup > 0 {
+		select {
+		case <-time.After(cfg.Warmup):
+		case <-runCtx.Done():
+		}
+	}
+	var cpu0 time.Duration
+	if cfg.ServerPID > 0 {
+		cpu0, _ = ProcessCPU(cfg.ServerPID) // readable above; an error here shows as a CPU error below
+	}
+	if cfg.OnMeasure != nil {
+		cfg.OnMeasure()
+	}
+	start := time.Now()
+	measuring.Store(true)
 	if cfg.Progress != nil {
 		every := cfg.ProgressEvery
 		if every <= 0 {
@@ -243,4 +290,40 @@ func pick(mix []MixEntry, n int) MixEntry {
 		n -= e.Weight
 	}
 	return mix[len(mix)-1]
+}
+
+// seed commits kv as one transaction.
+func seed(store peerside.Store, kv map[string][]byte) error {
+	if len(kv) == 0 {
+		return nil
+	}
+	u := &peerside.Update{TxID: "bench-seed", Timestamp: time.Now()}
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		u.Writes = append(u.Writes, peerside.Write{Kind: peerside.WritePut, Key: k, Value: kv[k]})
+	}
+	if err := store.Commit(u); err != nil {
+		return fmt.Errorf("seed bench state: %w", err)
+	}
+	return nil
+}
+
+// selfSignedCreator mints the certificate of a proposal creator that never
+// signs: only its serialized identity travels in proposals.
+func selfSignedCreator() ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate creator key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ccpeer-bench-client", Organization: []string{"ccpeer"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("create creator certificate: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }

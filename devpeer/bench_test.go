@@ -2,6 +2,7 @@ package devpeer_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -9,6 +10,10 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/devpeer"
+	"github.com/ccserver/ccserver/internal/peerside/rawcc"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 func TestParseMix(t *testing.T) {
@@ -82,4 +87,78 @@ func TestProcessCPU(t *testing.T) {
 	if _, err := devpeer.ProcessCPU(-5); err == nil {
 		t.Fatal("no error for a bad pid")
 	}
+}
+
+// TestBenchSeedWarmupUnsigned runs a chaincode that fails unless it reads
+// the seeded value and sees an unsigned proposal, after a warmup.
+func TestBenchSeedWarmupUnsigned(t *testing.T) {
+	p := newPKI(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signed atomic.Int64
+	s := grpc.NewServer(grpc.Creds(credentials.NewTLS(p.mtls(t, p.server))),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return h(srv, signatureSpy{ss, &signed})
+		}))
+	var calls atomic.Int64
+	cc := rawcc.Chaincode{"check": func(tx *rawcc.Tx) (*peer.Response, error) {
+		calls.Add(1)
+		v, err := tx.Call(peer.ChaincodeMessage_GET_STATE, &peer.GetState{Key: "k1"})
+		if err != nil {
+			return nil, err
+		}
+		if string(v) != "v1" {
+			return &peer.Response{Status: 500, Message: "seed not visible: k1=" + string(v)}, nil
+		}
+		return &peer.Response{Status: 200}, nil
+	}}
+	peer.RegisterChaincodeServer(s, rawcc.Server{CCID: ccid, CC: cc})
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+
+	var measureCalls atomic.Int32
+	var atMeasure atomic.Int64
+	res, err := devpeer.Bench(context.Background(), devpeer.BenchConfig{
+		Conn: p.conn(lis.Addr().String()), CCID: ccid, ChannelID: "ch", Concurrency: 2, Connections: 1,
+		Duration: 200 * time.Millisecond, Warmup: 200 * time.Millisecond,
+		Mix:  []devpeer.MixEntry{{Args: [][]byte{[]byte("check")}, Weight: 1}},
+		Seed: map[string][]byte{"k1": []byte("v1"), "k2": []byte("v2")}, Unsigned: true,
+		OnMeasure: func() { measureCalls.Add(1); atMeasure.Store(calls.Load()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Transactions == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if n := signed.Load(); n != 0 {
+		t.Fatalf("%d proposals carried a signature", n)
+	}
+	if measureCalls.Load() != 1 {
+		t.Fatalf("OnMeasure called %d times, want 1", measureCalls.Load())
+	}
+	if atMeasure.Load() == 0 {
+		t.Fatal("no transaction ran during the warmup")
+	}
+	// Warmup transactions are not counted: those run after OnMeasure (plus
+	// at most one in flight per worker) are.
+	if after := calls.Load() - atMeasure.Load(); res.Transactions > after+2 {
+		t.Fatalf("counted %d transactions, only %d ran after the warmup", res.Transactions, after)
+	}
+}
+
+// signatureSpy counts transactions whose proposal carries a signature.
+type signatureSpy struct {
+	grpc.ServerStream
+	signed *atomic.Int64
+}
+
+func (s signatureSpy) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if cm, ok := m.(*peer.ChaincodeMessage); ok && err == nil && len(cm.GetProposal().GetSignature()) > 0 {
+		s.signed.Add(1)
+	}
+	return err
 }
