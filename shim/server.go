@@ -84,14 +84,6 @@ func (cs *ChaincodeServer) validate() error {
 	return nil
 }
 
-// closingChan returns the channel Shutdown closes; cs.mu must be held.
-func (cs *ChaincodeServer) closingChan() chan struct{} {
-	if cs.closing == nil {
-		cs.closing = make(chan struct{})
-	}
-	return cs.closing
-}
-
 func (cs *ChaincodeServer) logger() *slog.Logger {
 	if cs.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -315,7 +307,6 @@ func (cs *ChaincodeServer) Shutdown(ctx context.Context) error {
 	for e := range cs.engines {
 		engines = append(engines, e)
 	}
-	closing := cs.closingChan()
 	cs.mu.Unlock()
 	if srv == nil {
 		return nil
@@ -335,13 +326,7 @@ func (cs *ChaincodeServer) Shutdown(ctx context.Context) error {
 			drainErr = err
 		}
 	}
-	cs.mu.Lock()
-	select {
-	case <-closing:
-	default:
-		close(closing)
-	}
-	cs.mu.Unlock()
+	cs.closeStreams()
 	select {
 	case <-graceful:
 	case <-ctx.Done():

@@ -62,11 +62,15 @@ func TestReplyRules(t *testing.T) {
 			return Success([]byte("init ok"))
 		},
 		funcs: map[string]func(ChaincodeStubInterface) *pb.Response{
-			"ok":    func(ChaincodeStubInterface) *pb.Response { return Success([]byte("fine")) },
-			"err":   func(ChaincodeStubInterface) *pb.Response { return Error("bad input") },
-			"warn":  func(ChaincodeStubInterface) *pb.Response { return &pb.Response{Status: 400, Message: "no"} },
-			"event": func(s ChaincodeStubInterface) *pb.Response { _ = s.SetEvent("a", nil); _ = s.SetEvent("b", []byte("p")); return Success(nil) },
-			"nil":   func(ChaincodeStubInterface) *pb.Response { return nil },
+			"ok":   func(ChaincodeStubInterface) *pb.Response { return Success([]byte("fine")) },
+			"err":  func(ChaincodeStubInterface) *pb.Response { return Error("bad input") },
+			"warn": func(ChaincodeStubInterface) *pb.Response { return &pb.Response{Status: 400, Message: "no"} },
+			"event": func(s ChaincodeStubInterface) *pb.Response {
+				_ = s.SetEvent("a", nil)
+				_ = s.SetEvent("b", []byte("p"))
+				return Success(nil)
+			},
+			"nil": func(ChaincodeStubInterface) *pb.Response { return nil },
 		},
 	}
 	p := startPeer(t, cc, peerOpts{})
