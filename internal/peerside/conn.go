@@ -49,6 +49,15 @@ type ChaincodeError struct {
 
 func (e *ChaincodeError) Error() string { return "transaction returned with failure: " + e.Message }
 
+// Stream is one bidirectional chaincode message stream as the peer sees
+// it: a gRPC /protos.Chaincode/Connect stream or an internal/msgpipe end.
+// Send is never called concurrently by this package. If the stream also
+// has CloseSend, the Conn calls it when it gives up on the stream.
+type Stream interface {
+	Send(*peer.ChaincodeMessage) error
+	Recv() (*peer.ChaincodeMessage, error)
+}
+
 // Conn is the peer side of one chaincode stream.
 type Conn struct {
 	stream Stream
@@ -77,7 +86,8 @@ type Conn struct {
 
 // New wraps a stream. Call Handshake next; the stream belongs to the Conn
 // until it ends. To stop, close the underlying stream (cancel the gRPC
-// context, or Close a Pipe end): the receive loop ends when Recv fails.
+// context, or Close an internal/msgpipe end): the receive loop ends when
+// Recv fails.
 func New(stream Stream, opts ...Option) *Conn {
 	return &Conn{
 		stream:     stream,

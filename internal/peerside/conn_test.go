@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccserver/ccserver/internal/msgpipe"
 	"github.com/ccserver/ccserver/internal/peerside"
 	"github.com/ccserver/ccserver/internal/peerside/rawcc"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
@@ -31,7 +32,7 @@ type harness struct {
 // start runs cc behind an in-memory pipe and completes the handshake.
 func start(t *testing.T, cc rawcc.Chaincode, opts ...peerside.Option) *harness {
 	t.Helper()
-	a, b := peerside.Pipe()
+	b, a := msgpipe.New(64)
 	served := make(chan error, 1)
 	go func() { served <- rawcc.Serve(b, ccid, cc) }()
 	st := peerside.NewMemStore()
@@ -398,7 +399,7 @@ func (g gatedStore) Get(coll, key string) ([]byte, error) {
 // routedStream closes routed when the peer's reader comes back for the
 // message after the second GET_STATE, i.e. once it has routed that one.
 type routedStream struct {
-	*peerside.PipeEnd
+	*msgpipe.End
 	gets   int
 	routed chan struct{}
 }
@@ -408,7 +409,7 @@ func (r *routedStream) Recv() (*peer.ChaincodeMessage, error) {
 		r.gets++
 		close(r.routed)
 	}
-	m, err := r.PipeEnd.Recv()
+	m, err := r.End.Recv()
 	if err == nil && m.Type == peer.ChaincodeMessage_GET_STATE {
 		r.gets++
 	}
@@ -424,10 +425,10 @@ func TestOverlappingRequestsFailTheTransaction(t *testing.T) {
 		_, _ = tx.Await()
 		return &peer.Response{Status: 200}, nil
 	}
-	a, b := peerside.Pipe()
+	b, a := msgpipe.New(64)
 	served := make(chan error, 1)
 	go func() { served <- rawcc.Serve(b, ccid, cc) }()
-	rs := &routedStream{PipeEnd: a, routed: make(chan struct{})}
+	rs := &routedStream{End: a, routed: make(chan struct{})}
 	// The first GET_STATE is answered only after the second was routed.
 	conn := peerside.New(rs, peerside.WithStore(gatedStore{peerside.NewMemStore(), rs.routed}))
 	defer func() {
@@ -478,7 +479,7 @@ func TestHandshakeParams(t *testing.T) {
 }
 
 func TestCCIDMismatch(t *testing.T) {
-	a, b := peerside.Pipe()
+	b, a := msgpipe.New(64)
 	served := make(chan error, 1)
 	go func() { served <- rawcc.Serve(b, "other:ffff", rawcc.Demo()) }()
 	conn := peerside.New(a, peerside.WithCCID(ccid))
@@ -499,7 +500,7 @@ func TestCCIDMismatch(t *testing.T) {
 }
 
 func TestFirstMessageMustBeRegister(t *testing.T) {
-	a, b := peerside.Pipe()
+	b, a := msgpipe.New(64)
 	conn := peerside.New(a)
 	_ = b.Send(&peer.ChaincodeMessage{Type: peer.ChaincodeMessage_COMPLETED})
 	err := conn.Handshake(context.Background())
@@ -511,7 +512,7 @@ func TestFirstMessageMustBeRegister(t *testing.T) {
 }
 
 func TestHandshakeContextExpires(t *testing.T) {
-	a, _ := peerside.Pipe()
+	_, a := msgpipe.New(64)
 	conn := peerside.New(a)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
@@ -524,14 +525,14 @@ func TestHandshakeContextExpires(t *testing.T) {
 
 func TestStreamEndsMidTransaction(t *testing.T) {
 	entered := make(chan struct{})
-	var b *peerside.PipeEnd
+	var b *msgpipe.End
 	cc := rawcc.Chaincode{"die": func(tx *rawcc.Tx) (*peer.Response, error) {
 		close(entered)
 		_ = b.CloseSend()
 		return nil, errors.New("unreachable")
 	}}
-	var a *peerside.PipeEnd
-	a, b = peerside.Pipe()
+	var a *msgpipe.End
+	b, a = msgpipe.New(64)
 	served := make(chan error, 1)
 	go func() { served <- rawcc.Serve(b, ccid, cc) }()
 	conn := peerside.New(a)

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ccserver/ccserver/internal/msgpipe"
 	"github.com/ccserver/ccserver/internal/peerside"
 	"github.com/ccserver/ccserver/internal/peerside/rawcc"
 )
 
 // A peer and a chaincode in one process over an in-memory pipe.
 func Example() {
-	peerEnd, ccEnd := peerside.Pipe()
+	ccEnd, peerEnd := msgpipe.New(64)
 	done := make(chan error, 1)
 	go func() { done <- rawcc.Serve(ccEnd, "demo:1", rawcc.Demo()) }()
 
@@ -32,7 +33,7 @@ func Example() {
 }
 
 func BenchmarkExecuteGetPut(b *testing.B) {
-	peerEnd, ccEnd := peerside.Pipe()
+	ccEnd, peerEnd := msgpipe.New(64)
 	done := make(chan error, 1)
 	go func() { done <- rawcc.Serve(ccEnd, "demo:1", rawcc.Demo()) }()
 	conn := peerside.New(peerEnd)

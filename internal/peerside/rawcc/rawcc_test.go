@@ -3,7 +3,7 @@ package rawcc_test
 import (
 	"testing"
 
-	"github.com/ccserver/ccserver/internal/peerside"
+	"github.com/ccserver/ccserver/internal/msgpipe"
 	"github.com/ccserver/ccserver/internal/peerside/rawcc"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"go.uber.org/goleak"
@@ -13,7 +13,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRegistersEchoesKeepaliveAndEndsOnEOF(t *testing.T) {
-	a, b := peerside.Pipe()
+	b, a := msgpipe.New(64)
 	defer a.Close()
 	done := make(chan error, 1)
 	go func() { done <- rawcc.Serve(b, "cc:1", rawcc.Demo()) }()
