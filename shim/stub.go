@@ -17,7 +17,7 @@ import (
 
 // validationParameterMetakey is the metadata key of key-level endorsement
 // policies, by the enum's name as the peer expects.
-var validationParameterMetakey = peer.MetaDataKeys_VALIDATION_PARAMETER.String()
+const validationParameterMetakey = "VALIDATION_PARAMETER" // peer.MetaDataKeys_VALIDATION_PARAMETER.String()
 
 // ChaincodeStub is the ChaincodeStubInterface handed to Init and Invoke.
 // One stub serves one transaction.
