@@ -47,6 +47,28 @@
 // revocation (WithCRL). A refusal is a *HandshakeError with a Reason and
 // an EventHandshakeRejected.
 //
+// # Revocation
+//
+// NewFileCRL reads CRLs (several may be concatenated in one PEM file). A
+// CRL counts only if its signature verifies against the certificate of the
+// CA it names: a CA of the trust bundle (checked at load; a CRL that
+// names a bundle CA but does not verify is refused there) or an
+// intermediate of the peer's verified chain (checked at the handshake,
+// the result cached per CRL and issuer certificate). So the bundle can
+// hold the root alone while the CRL file holds the intermediate's CRL,
+// which is how ccpki's default CA (root plus intermediate) is deployed.
+//
+// Coverage fails closed where it matters: the CA that issued the peer's
+// leaf must have a current CRL in the file, else the peer is refused. A
+// higher link (an intermediate and the CA above it) is checked whenever a
+// CRL from that CA is present: a listed intermediate, a stale CRL or one
+// that does not verify refuses the peer. When that CRL is absent the link
+// is let through by default, because root keys usually live offline and
+// their CRLs are published rarely, and requiring one would make a
+// missing root CRL lock out every peer; WithCRLRequireFullChain refuses
+// instead. WithCRLFailOpen admits peers whose status is unknown (stale,
+// missing or unverifiable CRL) and excludes WithCRLRequireFullChain.
+//
 // # Revocation and open connections
 //
 // A CRL change applies at the next handshake. Connections already open are

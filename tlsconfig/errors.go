@@ -36,11 +36,14 @@ var (
 	ErrIdentityRule = errors.New("peer identity matches no rule")
 	// ErrRevoked: a certificate of the peer's chain is listed in a CRL.
 	ErrRevoked = errors.New("certificate is revoked")
-	// ErrCRLStale: the CRL covering the peer's issuer is past its nextUpdate,
-	// or there is no CRL for that issuer (revocation status unknown).
+	// ErrCRLStale: the CRL covering a link of the peer's chain is past its
+	// nextUpdate, missing where one is required, or does not verify
+	// (revocation status unknown).
 	ErrCRLStale = errors.New("revocation status unknown: CRL missing or past nextUpdate")
-	// ErrCRLSignature: a CRL is not signed by any CA of the trust bundle.
-	ErrCRLSignature = errors.New("CRL is not signed by any CA in the trust bundle")
+	// ErrCRLSignature: a CRL does not verify against the certificate of
+	// the CA it names as issuer (in the trust bundle at load, or in the
+	// peer's verified chain at handshake).
+	ErrCRLSignature = errors.New("CRL signature does not verify against its issuer's certificate")
 	// ErrClosed: the source was closed.
 	ErrClosed = errors.New("source is closed")
 )

@@ -48,9 +48,14 @@ type Event struct {
 	// CRL number) before and after a load; OldSerial is empty on first load.
 	OldSerial, NewSerial string
 	NotAfter             time.Time // of the new leaf, or a CRL's nextUpdate
-	Reason               Reason    // for EventHandshakeRejected
-	Peer                 string    // subject of the rejected peer's leaf, if any
-	Err                  error     // for EventReloadFailed, EventHandshakeRejected
+	// ThisUpdate and NextUpdate describe CRLs: for EventLoaded and
+	// EventRotated of a CRL source the oldest thisUpdate (how old the
+	// revocation data is) and the earliest nextUpdate of the CRLs loaded;
+	// for EventCRLStale those of the stale CRL. Zero for other sources.
+	ThisUpdate, NextUpdate time.Time
+	Reason                 Reason // for EventHandshakeRejected
+	Peer                   string // subject of the rejected peer's leaf, if any
+	Err                    error  // for EventReloadFailed, EventHandshakeRejected
 }
 
 func (e Event) String() string {
@@ -63,6 +68,12 @@ func (e Event) String() string {
 	}
 	if !e.NotAfter.IsZero() {
 		s += " not_after=" + e.NotAfter.UTC().Format(time.RFC3339)
+	}
+	if !e.ThisUpdate.IsZero() {
+		s += " this_update=" + e.ThisUpdate.UTC().Format(time.RFC3339)
+	}
+	if !e.NextUpdate.IsZero() {
+		s += " next_update=" + e.NextUpdate.UTC().Format(time.RFC3339)
 	}
 	if e.Reason != "" {
 		s += " reason=" + string(e.Reason)

@@ -119,8 +119,8 @@ type FileIdentity struct {
 // good identity and emits EventReloadFailed.
 func NewFileIdentity(certFile, keyFile string, opts ...SourceOption) (*FileIdentity, error) {
 	o := buildSourceOptions(opts)
-	if o.crlFailOpen {
-		return nil, fmt.Errorf("tlsconfig: %w: WithCRLFailOpen applies only to CRL sources", ErrBadOption)
+	if err := o.crlOnly(); err != nil {
+		return nil, err
 	}
 	sk := newSink(o.events)
 	f := &FileIdentity{fileBase: fileBase{name: certFile, sink: sk}, certFile: certFile, keyFile: keyFile,
@@ -178,8 +178,8 @@ type FileTrust struct {
 // rotating a CA.
 func NewFileTrust(file string, opts ...SourceOption) (*FileTrust, error) {
 	o := buildSourceOptions(opts)
-	if o.crlFailOpen {
-		return nil, fmt.Errorf("tlsconfig: %w: WithCRLFailOpen applies only to CRL sources", ErrBadOption)
+	if err := o.crlOnly(); err != nil {
+		return nil, err
 	}
 	t := &FileTrust{fileBase: fileBase{name: file, sink: newSink(o.events)}}
 	if err := t.load(); err != nil {

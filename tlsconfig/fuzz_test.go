@@ -64,9 +64,12 @@ func FuzzCRL(f *testing.F) {
 	f.Add(pemCRL(der, ca.CRL(f, now, now.Add(time.Hour))))
 	f.Add(der[:len(der)/2])
 	f.Add([]byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"))
+	inter := ca.Intermediate(f)
+	f.Add(pemCRL(der, inter.CRL(f, now, now.Add(time.Hour))))
+	f.Add(inter.CRL(f, now.Add(-time.Hour), now.Add(-time.Minute)))
 	trust := mustStaticTrust(f, ca.CertPEM)
 	dir := f.TempDir()
-	leaf := ca.Client(f)
+	leaf, viaInter := ca.Client(f), inter.Client(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file := filepath.Join(dir, "crl")
 		if err := os.WriteFile(file, data, 0o644); err != nil {
@@ -78,6 +81,11 @@ func FuzzCRL(f *testing.F) {
 		}
 		defer crl.Close()
 		_ = crl.CheckChain([]*x509.Certificate{leaf.Cert, ca.Cert})
+		// Twice: the second check runs from the signature cache.
+		for range 2 {
+			_ = crl.CheckChain([]*x509.Certificate{viaInter.Cert, inter.Cert, ca.Cert})
+		}
+		_ = crl.IsRevoked(viaInter.Cert)
 	})
 }
 

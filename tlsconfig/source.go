@@ -34,6 +34,7 @@ type sourceOptions struct {
 	expiryWarning time.Duration
 	insecureKey   bool
 	crlFailOpen   bool
+	crlFullChain  bool
 	now           func() time.Time
 }
 
@@ -79,10 +80,31 @@ func WithInsecureKeyPermissions() SourceOption {
 }
 
 // WithCRLFailOpen makes a CRL source admit peers whose revocation status is
-// unknown (CRL past nextUpdate, or no CRL for the issuer). The default is to
-// refuse them. Only CRL sources accept this option.
+// unknown (CRL past nextUpdate, no CRL for the leaf's issuer, or a CRL
+// that does not verify against its issuer). The default is to refuse
+// them. Only CRL sources accept this option.
 func WithCRLFailOpen() SourceOption {
 	return sourceOptionFunc(func(o *sourceOptions) { o.crlFailOpen = true })
+}
+
+// WithCRLRequireFullChain makes a CRL source demand a current CRL for
+// every link of the chain, not only for the leaf's issuer: a peer whose
+// intermediate has no CRL from the CA above it (normally the root's CRL)
+// is refused. By default such a link is checked only when that CRL is in
+// the file. Only CRL sources accept this option.
+func WithCRLRequireFullChain() SourceOption {
+	return sourceOptionFunc(func(o *sourceOptions) { o.crlFullChain = true })
+}
+
+// crlOnly refuses the CRL options on other sources.
+func (o sourceOptions) crlOnly() error {
+	switch {
+	case o.crlFailOpen:
+		return fmt.Errorf("tlsconfig: %w: WithCRLFailOpen applies only to CRL sources", ErrBadOption)
+	case o.crlFullChain:
+		return fmt.Errorf("tlsconfig: %w: WithCRLRequireFullChain applies only to CRL sources", ErrBadOption)
+	}
+	return nil
 }
 
 // EventsOption is accepted both by sources and by ServerConfig/ClientConfig.
