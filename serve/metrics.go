@@ -1,11 +1,7 @@
 package serve
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -183,11 +179,10 @@ type tlsEvents struct {
 	m       *metrics
 	log     *slog.Logger
 	sources map[string]string
-	crlFile string
 }
 
 func newTLSEvents(m *metrics, log *slog.Logger, p shim.TLSProperties) *tlsEvents {
-	e := &tlsEvents{m: m, log: log, crlFile: p.CRLFile, sources: map[string]string{}}
+	e := &tlsEvents{m: m, log: log, sources: map[string]string{}}
 	if p.CertFile != "" {
 		e.sources[p.CertFile] = "server-certificate"
 	}
@@ -251,55 +246,15 @@ func (e *tlsEvents) handle(ev tlsconfig.Event) {
 	}
 }
 
+// crlLoaded records the CRL times tlsconfig reports with the load:
+// NextUpdate is the earliest nextUpdate, ThisUpdate the oldest thisUpdate.
 func (e *tlsEvents) crlLoaded(ev tlsconfig.Event) {
-	if !ev.NotAfter.IsZero() {
-		e.m.crlNextUpdate.Set(float64(ev.NotAfter.Unix()))
-	}
-	this, err := oldestThisUpdate(e.crlFile)
-	if err != nil {
-		e.log.Warn("cannot read the CRL's thisUpdate for the age metric", "source", e.crlFile, "err", err)
-		return
+	if !ev.NextUpdate.IsZero() {
+		e.m.crlNextUpdate.Set(float64(ev.NextUpdate.Unix()))
 	}
 	e.m.mu.Lock()
-	e.m.crlThisUpdate = this
+	e.m.crlThisUpdate = ev.ThisUpdate
 	e.m.mu.Unlock()
-}
-
-// oldestThisUpdate reads a CRL file (PEM, possibly several, or DER) and
-// returns the oldest thisUpdate in it.
-func oldestThisUpdate(path string) (time.Time, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return time.Time{}, err
-	}
-	var ders [][]byte
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type == "X509 CRL" {
-			ders = append(ders, b.Bytes)
-		}
-	}
-	if len(ders) == 0 {
-		ders = [][]byte{data}
-	}
-	var oldest time.Time
-	for _, der := range ders {
-		crl, err := x509.ParseRevocationList(der)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if oldest.IsZero() || crl.ThisUpdate.Before(oldest) {
-			oldest = crl.ThisUpdate
-		}
-	}
-	if oldest.IsZero() {
-		return time.Time{}, errors.New("no CRL found")
-	}
-	return oldest, nil
 }
 
 func errText(err error) string {
