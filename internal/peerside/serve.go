@@ -127,7 +127,7 @@ func (c *Conn) handle(st *txState, req *peer.ChaincodeMessage) ([]byte, error) {
 	case peer.ChaincodeMessage_INVOKE_CHAINCODE:
 		m := &peer.ChaincodeSpec{}
 		_ = proto.Unmarshal(req.Payload, m)
-		return nil, fmt.Errorf("chaincode-to-chaincode calls are not supported locally (target %q); ccpeer serves one chaincode", m.GetChaincodeId().GetName())
+		return nil, fmt.Errorf("chaincode-to-chaincode calls are not supported locally (target %q): this peer serves one chaincode; test the called chaincode on its own", m.GetChaincodeId().GetName())
 	case peer.ChaincodeMessage_GET_STATE_BY_RANGE, peer.ChaincodeMessage_GET_QUERY_RESULT,
 		peer.ChaincodeMessage_GET_HISTORY_FOR_KEY, peer.ChaincodeMessage_QUERY_STATE_NEXT,
 		peer.ChaincodeMessage_QUERY_STATE_CLOSE:
