@@ -147,3 +147,33 @@ func ExampleFileCRL_Check() {
 	}
 	// Output: close when idle: revoked
 }
+
+// A CA with an intermediate: the bundle holds the root only and the CRL
+// file the intermediate's CRL, which is checked against the intermediate
+// the peer presents. The root's CRL is optional unless
+// WithCRLRequireFullChain.
+func ExampleWithCRLRequireFullChain() {
+	dir, ca := exampleFiles() // ca.crt holds the root only
+	defer os.RemoveAll(dir)
+	inter := ca.Intermediate(exampleT{})
+	peer := inter.Client(exampleT{})
+	now := time.Now()
+	crlFile := filepath.Join(dir, "crl.pem")
+	_ = os.WriteFile(crlFile, inter.CRL(exampleT{}, now, now.Add(time.Hour)), 0o644)
+
+	trust, _ := tlsconfig.NewFileTrust(filepath.Join(dir, "ca.crt"))
+	defer trust.Close()
+	state := tls.ConnectionState{PeerCertificates: []*x509.Certificate{peer.Cert, inter.Cert}}
+	for _, opts := range [][]tlsconfig.SourceOption{nil, {tlsconfig.WithCRLRequireFullChain()}} {
+		crl, err := tlsconfig.NewFileCRL(crlFile, trust, opts...)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(errors.Is(crl.Check(state), tlsconfig.ErrCRLStale))
+		crl.Close()
+	}
+	// Output:
+	// false
+	// true
+}
