@@ -77,6 +77,17 @@ func TestStub(t *testing.T) {
 			want:  "seeded",
 		},
 		{
+			name:  "a transaction reads committed state, not its own writes",
+			setup: func(t *testing.T, l *shimtest.Ledger) { l.SetState("k", []byte("old")) },
+			call:  shimtest.Call{Args: []string{"putget", "k", "new"}},
+			want:  `read "old"`,
+			check: func(t *testing.T, l *shimtest.Ledger, r *shimtest.Result) {
+				if string(l.State("k")) != "new" {
+					t.Errorf("state %q", l.State("k"))
+				}
+			},
+		},
+		{
 			name: "query never commits",
 			call: shimtest.Call{Args: []string{"put", "k", "v"}, Query: true},
 			check: func(t *testing.T, l *shimtest.Ledger, r *shimtest.Result) {
@@ -400,6 +411,12 @@ func TestStub(t *testing.T) {
 			name:  "failed init is an ERROR reply",
 			call:  shimtest.Call{Args: []string{"fail"}, Init: true},
 			want:  "ERR init refused",
+			check: func(t *testing.T, l *shimtest.Ledger, r *shimtest.Result) { failedTx(t, l, r) },
+		},
+		{
+			name:  "private data in Init is refused",
+			call:  shimtest.Call{Args: []string{"private"}, Init: true},
+			want:  "ERR private data",
 			check: func(t *testing.T, l *shimtest.Ledger, r *shimtest.Result) { failedTx(t, l, r) },
 		},
 		{

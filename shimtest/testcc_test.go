@@ -26,6 +26,11 @@ func (storeCC) Init(stub shim.ChaincodeStubInterface) *pb.Response {
 	if len(args) > 0 && args[0] == "fail" {
 		return shim.Error("init refused")
 	}
+	if len(args) > 0 && args[0] == "private" {
+		if err := stub.PutPrivateData("c", "k", []byte("v")); err != nil {
+			return shim.Error(err.Error())
+		}
+	}
 	if err := stub.PutState("initialized", []byte(strings.Join(args, ","))); err != nil {
 		return shim.Error(err.Error())
 	}
@@ -55,6 +60,12 @@ func run(stub shim.ChaincodeStubInterface, fn string, a []string) ([]byte, error
 		return nil, nil
 	case "get":
 		return stub.GetState(a[0])
+	case "putget": // key value: what a read after a write in the same transaction sees
+		if err := stub.PutState(a[0], []byte(a[1])); err != nil {
+			return nil, err
+		}
+		v, err := stub.GetState(a[0])
+		return fmt.Appendf(nil, "read %q", v), err
 	case "del":
 		return nil, stub.DelState(a[0])
 	case "multi":
