@@ -25,7 +25,7 @@ state=("--state" "$work/state.db")
 step "ccserver in the background (mTLS, client certificates required)"
 "$bin/ccserver" --address "$address" --ccid "$ccid" \
   --tls-cert "$work/certs/server/tls.crt" --tls-key "$work/certs/server/tls.key" \
-  --client-ca "$work/certs/ca/ca.crt" --log-format json >"$work/server.log" 2>&1 &
+  --client-ca "$work/certs/ca/ca.crt" --crl "$work/certs/ca/crl.pem" --log-format json >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   if "$bin/ccpeer" probe "${peer[@]}" >/dev/null 2>&1; then break; fi
@@ -67,6 +67,20 @@ for _ in $(seq 50); do
 done
 "$bin/ccpeer" probe "${peer[@]}" | grep -q "pin: $new_pin" || { echo "demo: a new connection did not get the renewed certificate" >&2; exit 1; }
 echo "a new connection is served the renewed certificate ($new_pin)"
+
+step "revoke a peer's certificate: refused at its next handshake (CRL reloaded hot)"
+"$bin/ccpki" issue --profile client --ca "$work/certs/ca" --cn peer1.org1.example.com --out "$work/certs/peer1" >/dev/null
+peer1=(--address "$address" --tls-root-cert "$work/certs/ca/ca.crt" --client-cert "$work/certs/peer1/tls.crt" --client-key "$work/certs/peer1/tls.key" --ccid "$ccid")
+"$bin/ccpeer" probe "${peer1[@]}" >/dev/null && echo "peer1 admitted before revocation"
+"$bin/ccpki" revoke --ca "$work/certs/ca" --cert "$work/certs/peer1" --reason key-compromise
+refused=""
+for _ in $(seq 50); do
+  if ! "$bin/ccpeer" probe "${peer1[@]}" >"$work/probe1.out" 2>&1; then refused=yes; break; fi
+  sleep 0.1
+done
+[[ -n $refused ]] || { echo "demo: the revoked peer certificate is still admitted" >&2; exit 1; }
+grep -m2 -i 'diagnosis\|error\|refused\|rejected' "$work/probe1.out" || true
+"$bin/ccpeer" probe "${peer[@]}" >/dev/null && echo "peer0 (not revoked) still admitted"
 
 step "clean stop (SIGTERM drains, exit 0)"
 kill -TERM "$server_pid"

@@ -24,4 +24,4 @@ Metrics: http://127.0.0.1:9443/metrics     Stop: Ctrl-C (drains in-flight transa
 MSG
 exec "$bin/ccserver" --address "$address" --ccid "$ccid" \
   --tls-cert "$dir/server/tls.crt" --tls-key "$dir/server/tls.key" \
-  --client-ca "$dir/ca/ca.crt" --metrics-address 127.0.0.1:9443
+  --client-ca "$dir/ca/ca.crt" --crl "$dir/ca/crl.pem" --metrics-address 127.0.0.1:9443
