@@ -148,32 +148,19 @@ func serial(t testing.TB, o Options) *big.Int {
 // NewCA makes a self-signed root CA.
 func NewCA(t testing.TB, opts ...Option) *CA {
 	t.Helper()
-	o := build(append([]Option{WithCommonName("testpki root CA")}, opts...))
-	key := o.Key
-	if key == nil {
-		key = NewKey(t)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t, o),
-		Subject:               pkix.Name{CommonName: o.CommonName, Organization: o.Organization, OrganizationalUnit: o.OrgUnit},
-		NotBefore:             o.NotBefore,
-		NotAfter:              o.NotAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatalf("testpki: create CA: %v", err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &CA{Cert: cert, Key: key, CertPEM: pemCert(der)}
+	return makeCA(t, nil, append([]Option{WithCommonName("testpki root CA")}, opts...))
 }
 
 // Intermediate makes a CA signed by ca (path length 0).
 func (ca *CA) Intermediate(t testing.TB, opts ...Option) *CA {
 	t.Helper()
-	o := build(append([]Option{WithCommonName("testpki intermediate CA")}, opts...))
+	return makeCA(t, ca, append([]Option{WithCommonName("testpki intermediate CA")}, opts...))
+}
+
+// makeCA makes a root (parent nil) or an intermediate under parent.
+func makeCA(t testing.TB, parent *CA, opts []Option) *CA {
+	t.Helper()
+	o := build(opts)
 	key := o.Key
 	if key == nil {
 		key = NewKey(t)
@@ -186,14 +173,18 @@ func (ca *CA) Intermediate(t testing.TB, opts ...Option) *CA {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		MaxPathLenZero:        true,
+		MaxPathLenZero:        parent != nil,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	issuer, signer := tmpl, key
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
 	if err != nil {
-		t.Fatalf("testpki: create intermediate: %v", err)
+		t.Fatalf("testpki: create CA: %v", err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	return &CA{Cert: cert, Key: key, CertPEM: pemCert(der), Parent: ca}
+	return &CA{Cert: cert, Key: key, CertPEM: pemCert(der), Parent: parent}
 }
 
 // Issue signs a leaf. Without WithExtKeyUsage it carries both serverAuth
