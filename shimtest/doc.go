@@ -28,7 +28,8 @@
 // msp.SerializedIdentity with the MSP ID (WithMSPID, default Org1MSP;
 // WithAttributes adds Fabric CA attributes for attribute-based access
 // control). GetCreator, GetSignedProposal, GetBinding and client-identity
-// libraries therefore work unchanged.
+// libraries therefore work unchanged. NewIdentity issues more clients, in
+// the same or other organisations; Call.As submits a call as one of them.
 //
 // Transaction IDs are derived from a random nonce as Fabric does, or
 // numbered with WithDeterministicIDs (see TxID); timestamps come from
@@ -71,7 +72,8 @@
 //	stub.PvtState[coll][k]                      l.PrivateState(coll, k)
 //	stub.EndorsementPolicies[""][k]             l.Metadata(k)["VALIDATION_PARAMETER"]
 //	stub.TransientMap = m                       l.Do(shimtest.Call{Args: ..., Transient: m})
-//	stub.Creator = serializedIdentity           WithMSPID, WithAttributes (always set)
+//	stub.Creator = serializedIdentity           WithMSPID, WithAttributes (always set);
+//	                                            NewIdentity and Call.As per call
 //	stub.TxTimestamp = ts                       WithClock, or Call.Time
 //	txid "tx1" passed to every call             WithDeterministicIDs, or Call.TxID
 //	<-stub.ChaincodeEventsChannel               res.Event, l.Events()

@@ -7,7 +7,9 @@ import (
 
 	"github.com/ccserver/ccserver/shim"
 	"github.com/ccserver/ccserver/shimtest"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
 )
 
 // counter is the chaincode under test: "inc" adds one to a named counter
@@ -97,4 +99,46 @@ func ExampleLedger_Do() {
 	})
 	fmt.Println(string(res.Payload))
 	// Output: apples costs 3 EUR on 2025-06-01
+}
+
+// ownerCC lets only members of Org1MSP write.
+type ownerCC struct{}
+
+func (ownerCC) Init(shim.ChaincodeStubInterface) *pb.Response { return shim.Success(nil) }
+
+func (ownerCC) Invoke(stub shim.ChaincodeStubInterface) *pb.Response {
+	raw, err := stub.GetCreator()
+	if err != nil {
+		return shim.Error(err.Error())
+	}
+	var id msp.SerializedIdentity
+	if err := proto.Unmarshal(raw, &id); err != nil {
+		return shim.Error(err.Error())
+	}
+	if id.Mspid != "Org1MSP" {
+		return shim.Error("only Org1MSP may write, not " + id.Mspid)
+	}
+	return shim.Success(nil)
+}
+
+// Access control: the same call from a client of another organisation.
+func ExampleLedger_NewIdentity() {
+	l, err := shimtest.Start(ownerCC{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+	other, err := l.NewIdentity("Org2MSP", "User1", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	fmt.Println(l.Invoke("write").Status, l.Identity().Certificate().Subject.CommonName)
+	res := l.Do(shimtest.Call{Args: []string{"write"}, As: other})
+	fmt.Println(res.Status, res.Message)
+	// Output:
+	// 200 User1@org1.example.com
+	// 500 only Org1MSP may write, not Org2MSP
 }

@@ -3,8 +3,8 @@ package shimtest
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +35,7 @@ const (
 // concurrent use; transactions run concurrently as on a real peer.
 type Ledger struct {
 	o       options
-	id      *identity
+	id      *Identity
 	store   *peerside.MemStore
 	conn    *peerside.Conn
 	peerEnd *msgpipe.End
@@ -44,6 +44,7 @@ type Ledger struct {
 
 	mu     sync.Mutex
 	events []Event
+	orgs   map[string]*org // by MSP ID
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -87,10 +88,12 @@ func Start(cc shim.Chaincode, opts ...Option) (*Ledger, error) {
 	case o.timeout <= 0:
 		return nil, fmt.Errorf("shimtest: timeout %v must be positive", o.timeout)
 	}
-	id, err := newIdentity(o.mspid, o.attrs, time.Now()) // the test's clock is for transactions only
+	l := &Ledger{o: o, orgs: map[string]*org{}, ccDone: make(chan error, 1)}
+	id, err := l.NewIdentity(o.mspid, "User1", o.attrs)
 	if err != nil {
-		return nil, fmt.Errorf("shimtest: creator identity: %w", err)
+		return nil, err
 	}
+	l.id = id
 	sum := sha256.Sum256([]byte(o.name))
 	ccid := o.name + ":" + hex.EncodeToString(sum[:])
 	store := peerside.NewMemStore()
@@ -98,7 +101,7 @@ func Start(cc shim.Chaincode, opts ...Option) (*Ledger, error) {
 		peerside.WithCCID(ccid),
 		peerside.WithNamespace(o.name),
 		peerside.WithStore(store),
-		peerside.WithIdentity(o.mspid, id.certPEM, id.key),
+		peerside.WithIdentity(o.mspid, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: id.cert.Raw}), id.key),
 		peerside.WithClock(o.clock),
 		peerside.WithExecuteTimeout(o.timeout),
 	}
@@ -114,7 +117,7 @@ func Start(cc shim.Chaincode, opts ...Option) (*Ledger, error) {
 	if o.tap != nil {
 		stream = tapStream{peerEnd, o.tap}
 	}
-	l := &Ledger{o: o, id: id, store: store, peerEnd: peerEnd, ccDone: make(chan error, 1)}
+	l.store, l.peerEnd = store, peerEnd
 	go func() { l.ccDone <- shim.StartInProc(ccid, ccEnd, cc) }()
 	l.conn = peerside.New(stream, popts...)
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
@@ -163,6 +166,8 @@ type Call struct {
 	TxID string
 	// Time overrides the proposal timestamp (GetTxTimestamp).
 	Time time.Time
+	// As submits the call as another client (see NewIdentity).
+	As *Identity
 }
 
 // Result is what the chaincode answered.
@@ -235,6 +240,9 @@ func (l *Ledger) Do(c Call) *Result {
 	for i, a := range c.Args {
 		tx.Args[i] = []byte(a)
 	}
+	if c.As != nil {
+		tx.Creator, tx.Signer = c.As.creator, c.As.key
+	}
 	if tx.TxID == "" && l.o.deterministic {
 		tx.TxID = TxID(int(n))
 	}
@@ -282,15 +290,9 @@ func TxID(n int) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Creator returns the serialized identity (msp.SerializedIdentity) the
-// chaincode sees in GetCreator.
-func (l *Ledger) Creator() []byte { return append([]byte(nil), l.id.creator...) }
-
-// Certificate returns the creator's certificate.
-func (l *Ledger) Certificate() *x509.Certificate { return l.id.cert }
-
-// MSPID returns the creator's MSP ID.
-func (l *Ledger) MSPID() string { return l.o.mspid }
+// Identity returns the client that submits calls unless a Call says
+// otherwise: User1 of the MSP set by WithMSPID.
+func (l *Ledger) Identity() *Identity { return l.id }
 
 // lockedReader makes a deterministic random stream safe for the
 // concurrent transactions that draw nonces from it.

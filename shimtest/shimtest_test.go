@@ -563,14 +563,48 @@ func TestDeterministicRuns(t *testing.T) {
 	}
 }
 
-// The creator the chaincode sees is the Ledger's.
-func TestCreatorMatches(t *testing.T) {
+// The creator the chaincode sees is the Ledger's identity, or the Call's.
+func TestIdentities(t *testing.T) {
 	l := shimtest.New(t, creatorCC{}, shimtest.WithMSPID("BankMSP"))
-	if got := l.MustQuery(t); !bytes.Equal(got, l.Creator()) {
-		t.Fatal("GetCreator differs from Ledger.Creator")
+	def := l.Identity()
+	if got := l.MustQuery(t); !bytes.Equal(got, def.Serialized()) {
+		t.Fatal("GetCreator differs from Ledger.Identity")
 	}
-	if l.MSPID() != "BankMSP" || l.Certificate().Subject.CommonName != "User1@bank.example.com" {
-		t.Errorf("MSPID %q, certificate %v", l.MSPID(), l.Certificate().Subject)
+	if def.MSPID() != "BankMSP" || def.Certificate().Subject.CommonName != "User1@bank.example.com" {
+		t.Errorf("MSPID %q, certificate %v", def.MSPID(), def.Certificate().Subject)
+	}
+	for _, tc := range []struct{ mspid, name, cn string }{
+		{"BankMSP", "Auditor", "Auditor@bank.example.com"},
+		{"Org2MSP", "User2", "User2@org2.example.com"},
+	} {
+		id, err := l.NewIdentity(tc.mspid, tc.name, map[string]string{"role": "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := l.Do(shimtest.Call{Args: []string{}, As: id, Query: true})
+		if !r.OK() || !bytes.Equal(r.Payload, id.Serialized()) {
+			t.Errorf("%s: GetCreator %s differs from the Call's identity", tc.cn, r)
+		}
+		cert := id.Certificate()
+		if id.MSPID() != tc.mspid || cert.Subject.CommonName != tc.cn {
+			t.Errorf("identity %s %v", id.MSPID(), cert.Subject)
+		}
+		// One CA per MSP: client-identity code tells users of one org apart
+		// by subject, and orgs by issuer.
+		sameOrg := tc.mspid == "BankMSP"
+		if err := cert.CheckSignatureFrom(def.Certificate()); err == nil {
+			t.Error("a client certificate signed another")
+		}
+		if got := bytes.Equal(cert.RawIssuer, def.Certificate().RawIssuer); got != sameOrg {
+			t.Errorf("%s: same issuer as User1 = %v, want %v", tc.cn, got, sameOrg)
+		}
+	}
+	if _, err := l.NewIdentity("", "x", nil); err == nil || !strings.Contains(err.Error(), "MSP ID and a name") {
+		t.Errorf("NewIdentity without MSP ID: %v", err)
+	}
+	// The next call without As is User1 again.
+	if got := l.MustQuery(t); !bytes.Equal(got, def.Serialized()) {
+		t.Error("the default identity changed")
 	}
 }
 

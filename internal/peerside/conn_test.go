@@ -15,6 +15,7 @@ import (
 	"github.com/ccserver/ccserver/internal/msgpipe"
 	"github.com/ccserver/ccserver/internal/peerside"
 	"github.com/ccserver/ccserver/internal/peerside/rawcc"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
@@ -146,6 +147,25 @@ func TestEventTransientCreator(t *testing.T) {
 	r = h.run(t, false, "creator")
 	if want := fmt.Sprintf("Org1MSP %s mychannel 3", r.TxID); string(r.Response.Payload) != want {
 		t.Errorf("creator = %q, want %q", r.Response.Payload, want)
+	}
+}
+
+// A Tx may carry its own creator; the transaction ID follows it.
+func TestPerTransactionCreator(t *testing.T) {
+	h := start(t, rawcc.Demo())
+	creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: "Org9MSP", IdBytes: []byte("cert")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.conn.Execute(context.Background(), &peerside.Tx{ChannelID: "ch", Args: [][]byte{[]byte("creator")}, Creator: creator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("Org9MSP %s ch 3", r.TxID); string(r.Response.Payload) != want {
+		t.Errorf("creator = %q, want %q", r.Response.Payload, want)
+	}
+	if r := h.run(t, false, "creator"); !strings.HasPrefix(string(r.Response.Payload), "Org1MSP ") {
+		t.Errorf("the next transaction keeps the Conn's creator: %q", r.Response.Payload)
 	}
 }
 

@@ -2,6 +2,7 @@ package peerside
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -26,6 +27,11 @@ type Tx struct {
 	TxID string
 	// Timestamp, if set, is the proposal timestamp (else the Conn's clock).
 	Timestamp time.Time
+	// Creator, if set, is the serialized msp.SerializedIdentity of this
+	// proposal's creator instead of the Conn's identity; Signer, if not
+	// nil, signs the proposal for it.
+	Creator []byte
+	Signer  crypto.Signer
 }
 
 // Result is what the chaincode answered, with the transaction's writes.
@@ -86,6 +92,9 @@ func (c *Conn) Execute(ctx context.Context, tx *Tx) (*Result, error) {
 	id, err := c.identity()
 	if err != nil {
 		return nil, err
+	}
+	if tx.Creator != nil {
+		id = &identity{creator: tx.Creator, signer: tx.Signer}
 	}
 	spec := *tx
 	if spec.Timestamp.IsZero() {
