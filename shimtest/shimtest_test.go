@@ -731,3 +731,41 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("got %s, want a timeout", r)
 	}
 }
+
+// recorder stands in for the test so a failing Must helper can be seen.
+type recorder struct {
+	testing.TB
+	failure string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.failure = fmt.Sprintf(format, args...)
+}
+
+func TestMustHelpers(t *testing.T) {
+	l := shimtest.New(t, storeCC{})
+	for _, tc := range []struct {
+		name string
+		call func(testing.TB) []byte
+		want string // the failure, "" for none
+	}{
+		{"MustInit ok", func(tb testing.TB) []byte { return l.MustInit(tb, "x") }, ""},
+		{"MustInit fails", func(tb testing.TB) []byte { return l.MustInit(tb, "fail") }, "Init fail: status 500: init refused"},
+		{"MustInvoke ok", func(tb testing.TB) []byte { return l.MustInvoke(tb, "put", "k", "v") }, ""},
+		{"MustInvoke fails", func(tb testing.TB) []byte { return l.MustInvoke(tb, "nope", "a") }, `Invoke nope a: status 500: unknown function "nope"`},
+		{"MustQuery ok", func(tb testing.TB) []byte { return l.MustQuery(tb, "get", "k") }, ""},
+		{"MustQuery fails", func(tb testing.TB) []byte { return l.MustQuery(tb, "panic") }, "Query panic: status 500: chaincode panicked: chaincode bug"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{TB: t}
+			tc.call(rec)
+			if rec.failure != tc.want {
+				t.Errorf("failure %q, want %q", rec.failure, tc.want)
+			}
+		})
+	}
+	if got := string(l.MustQuery(t, "get", "k")); got != "v" {
+		t.Errorf("MustQuery payload %q", got)
+	}
+}
