@@ -769,3 +769,21 @@ func TestMustHelpers(t *testing.T) {
 		t.Errorf("MustQuery payload %q", got)
 	}
 }
+
+// BenchmarkInvoke measures one committed transaction with one write, end
+// to end through the engine, the in-memory stream and the peer.
+func BenchmarkInvoke(b *testing.B) {
+	l, err := shimtest.Start(storeCC{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := l.Invoke("put", "k", "v"); !r.OK() {
+				b.Fatal(r)
+			}
+		}
+	})
+}
