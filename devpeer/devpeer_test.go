@@ -68,7 +68,7 @@ func (p *pki) conn(addr string) *devpeer.Connection {
 func TestParseConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name, json, wantErr string
-		check                func(*devpeer.Connection) bool
+		check               func(*devpeer.Connection) bool
 	}{
 		{"sample plaintext", `{"address":"cc:9999","dial_timeout":"10s","tls_required":false}`, "", func(c *devpeer.Connection) bool {
 			return c.Address == "cc:9999" && c.DialTimeout == 10*time.Second && !c.TLSRequired
@@ -289,4 +289,3 @@ func TestProbe(t *testing.T) {
 		})
 	}
 }
-

@@ -297,12 +297,22 @@ func TestCompatFuncsAndConstants(t *testing.T) {
 // The comparison must be able to fail: run it on pairs that differ in each
 // way a divergence can show up.
 type (
-	refStub  interface{ GetState(key string) ([]byte, error) }
-	wrongArg interface{ GetState(key []byte) ([]byte, error) }
-	wrongRes interface{ GetState(key string) (string, error) }
-	renamed  interface{ GetStates(key string) ([]byte, error) }
-	variadic interface{ GetState(key ...string) ([]byte, error) }
-	refSrv   struct {
+	refStub interface {
+		GetState(key string) ([]byte, error)
+	}
+	wrongArg interface {
+		GetState(key []byte) ([]byte, error)
+	}
+	wrongRes interface {
+		GetState(key string) (string, error)
+	}
+	renamed interface {
+		GetStates(key string) ([]byte, error)
+	}
+	variadic interface {
+		GetState(key ...string) ([]byte, error)
+	}
+	refSrv struct {
 		CCID string
 		Opts *int
 	}

@@ -77,7 +77,9 @@ func bytesResult(b []byte, err error) (any, error) { return b, err }
 func errOnly(err error) (any, error) { return nil, err }
 
 func stubCalls(t *testing.T) []stubCall {
-	qmd := func(size int32, bm string) []byte { return mustMarshal(t, &pb.QueryMetadata{PageSize: size, Bookmark: bm}) }
+	qmd := func(size int32, bm string) []byte {
+		return mustMarshal(t, &pb.QueryMetadata{PageSize: size, Bookmark: bm})
+	}
 	page := kvPage(t, "it", false, nil, "a", "b")
 	pagedReply := kvPage(t, "it", false, &pb.QueryResponseMetadata{FetchedRecordsCount: 2, Bookmark: "next"}, "a", "b")
 	pagedWant := []any{[]string{"a=va", "b=vb"}, int32(2), "next"}
@@ -94,7 +96,10 @@ func stubCalls(t *testing.T) []stubCall {
 			wantType: pb.ChaincodeMessage_GET_STATE, wantReq: &pb.GetState{Key: "k"}, reply: []byte("v"), want: []byte("v")},
 		{name: "GetState missing key gives nil", call: func(s ChaincodeStubInterface) (any, error) { return bytesResult(s.GetState("k")) },
 			wantType: pb.ChaincodeMessage_GET_STATE, wantReq: &pb.GetState{Key: "k"}, reply: nil, want: []byte(nil)},
-		{name: "GetMultipleStates", call: func(s ChaincodeStubInterface) (any, error) { v, err := s.GetMultipleStates("a", "b", "c"); return v, err },
+		{name: "GetMultipleStates", call: func(s ChaincodeStubInterface) (any, error) {
+			v, err := s.GetMultipleStates("a", "b", "c")
+			return v, err
+		},
 			wantType: pb.ChaincodeMessage_GET_STATE_MULTIPLE, wantReq: &pb.GetStateMultiple{Keys: []string{"a", "b", "c"}},
 			reply: multi, want: [][]byte{[]byte("1"), nil, []byte("3")}},
 		{name: "PutState", call: func(s ChaincodeStubInterface) (any, error) { return errOnly(s.PutState("k", []byte("v"))) },
@@ -183,7 +188,9 @@ func stubCalls(t *testing.T) []stubCall {
 			reply: multi, want: [][]byte{[]byte("1"), nil, []byte("3")}},
 		{name: "GetPrivateDataHash", call: func(s ChaincodeStubInterface) (any, error) { return bytesResult(s.GetPrivateDataHash("coll", "k")) },
 			wantType: pb.ChaincodeMessage_GET_PRIVATE_DATA_HASH, wantReq: &pb.GetState{Key: "k", Collection: "coll"}, reply: []byte("hash"), want: []byte("hash")},
-		{name: "PutPrivateData", call: func(s ChaincodeStubInterface) (any, error) { return errOnly(s.PutPrivateData("coll", "k", []byte("v"))) },
+		{name: "PutPrivateData", call: func(s ChaincodeStubInterface) (any, error) {
+			return errOnly(s.PutPrivateData("coll", "k", []byte("v")))
+		},
 			wantType: pb.ChaincodeMessage_PUT_STATE, wantReq: &pb.PutState{Key: "k", Value: []byte("v"), Collection: "coll"}},
 		{name: "PutPrivateData empty key", call: func(s ChaincodeStubInterface) (any, error) { return errOnly(s.PutPrivateData("coll", "", nil)) },
 			wantErr: "key must not be an empty string"},
@@ -219,7 +226,10 @@ func stubCalls(t *testing.T) []stubCall {
 			reply: page, want: []string{"a=va", "b=vb"}},
 		// Every private-data call refuses an empty collection.
 		{name: "GetPrivateData empty collection", call: func(s ChaincodeStubInterface) (any, error) { return bytesResult(s.GetPrivateData("", "k")) }, wantErr: "collection"},
-		{name: "GetMultiplePrivateData empty collection", call: func(s ChaincodeStubInterface) (any, error) { v, err := s.GetMultiplePrivateData("", "k"); return v, err }, wantErr: "collection"},
+		{name: "GetMultiplePrivateData empty collection", call: func(s ChaincodeStubInterface) (any, error) {
+			v, err := s.GetMultiplePrivateData("", "k")
+			return v, err
+		}, wantErr: "collection"},
 		{name: "GetPrivateDataHash empty collection", call: func(s ChaincodeStubInterface) (any, error) { return bytesResult(s.GetPrivateDataHash("", "k")) }, wantErr: "collection"},
 		{name: "PutPrivateData empty collection", call: func(s ChaincodeStubInterface) (any, error) { return errOnly(s.PutPrivateData("", "k", nil)) }, wantErr: "collection"},
 		{name: "DelPrivateData empty collection", call: func(s ChaincodeStubInterface) (any, error) { return errOnly(s.DelPrivateData("", "k")) }, wantErr: "collection"},

@@ -14,9 +14,9 @@ import (
 // iterator holds the results of one range, rich or history query, already
 // collected from committed state and serialized, handed out in pages.
 type iterator struct {
-	results  [][]byte
-	pos      int
-	meta     *peer.QueryResponseMetadata // paginated queries: sent with the last page
+	results [][]byte
+	pos     int
+	meta    *peer.QueryResponseMetadata // paginated queries: sent with the last page
 }
 
 func (c *Conn) handleQuery(st *txState, req *peer.ChaincodeMessage) ([]byte, error) {

@@ -32,7 +32,7 @@ func TestSelectors(t *testing.T) {
 		{`{"selector":{"docType":"asset"}}`, "a1,a2,a3,a4"},
 		{`{"selector":{"docType":{"$eq":"order"}}}`, "o1"},
 		{`{"selector":{"color":{"$ne":"blue"}}}`, "a2,a3,a4"}, // o1 lacks color: no match, as CouchDB
-		{`{"selector":{"size":{"$gt":5}}}`, "a2,a3,a4"},        // "big" > numbers in collation
+		{`{"selector":{"size":{"$gt":5}}}`, "a2,a3,a4"},       // "big" > numbers in collation
 		{`{"selector":{"size":{"$gt":5,"$lt":100}}}`, "a2,a3"},
 		{`{"selector":{"size":{"$gte":10,"$lte":15}}}`, "a2,a3"},
 		{`{"selector":{"size":{"$lt":10}}}`, "a1,o1"},

@@ -11,7 +11,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-func ok(payload []byte) (*peer.Response, error) { return &peer.Response{Status: 200, Payload: payload}, nil }
+func ok(payload []byte) (*peer.Response, error) {
+	return &peer.Response{Status: 200, Payload: payload}, nil
+}
 
 func fail(err error) (*peer.Response, error) {
 	return &peer.Response{Status: 500, Message: err.Error()}, nil
