@@ -43,14 +43,14 @@ func run() error {
 	duration := flag.Duration("duration", 4*time.Second, "measured time per run")
 	warmup := flag.Duration("warmup", time.Second, "unmeasured load before each run")
 	dir := flag.String("dir", "", "directory for the PKI, profiles and results.json (default: a temporary directory)")
-	profile := flag.Bool("profile", false, "write CPU and allocation profiles of the ours server into -dir")
+	profile := flag.Bool("profile", false, "write CPU and allocation profiles of every server into -dir")
 	serverCPUs := flag.String("server-cpus", "", "run the servers under taskset -c CPUS (e.g. 1; run compare itself under taskset -c 0)")
 	jsonOut := flag.String("json", "", "also write every run as JSON to this file")
 	flag.Parse()
 	if *quick {
 		*rounds, *duration, *warmup = 1, time.Second, 300*time.Millisecond
 	}
-	cfg := compare.Config{Impls: split(*impls), Funcs: split(*funcs), Rounds: *rounds, Duration: *duration, Warmup: *warmup, ProfileOurs: *profile, ServerCPUs: *serverCPUs, Log: os.Stderr}
+	cfg := compare.Config{Impls: split(*impls), Funcs: split(*funcs), Rounds: *rounds, Duration: *duration, Warmup: *warmup, Profile: *profile, ServerCPUs: *serverCPUs, Log: os.Stderr}
 	var err error
 	if cfg.Concurrency, err = ints(*conc); err != nil {
 		return fmt.Errorf("-concurrency: %w", err)

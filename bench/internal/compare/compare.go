@@ -48,9 +48,9 @@ type Config struct {
 	Rounds      int
 	Duration    time.Duration
 	Warmup      time.Duration
-	// ProfileOurs writes CPU and allocation profiles of the ours server
-	// into Dir (ours.cpu.pprof, ours.allocs.pprof).
-	ProfileOurs bool
+	// Profile writes CPU and allocation profiles of every server into Dir
+	// (<impl>.cpu.pprof, <impl>.allocs.pprof).
+	Profile bool
 	// ServerCPUs, if set, runs every server under `taskset -c ServerCPUs`
 	// (run the load generator itself on the other CPUs), so that on a small
 	// machine the servers do not compete with the generator for CPU.
@@ -194,7 +194,7 @@ func Compare(ctx context.Context, cfg Config) (*Report, error) {
 	}()
 	for _, impl := range cfg.Impls {
 		dir := ""
-		if cfg.ProfileOurs && impl == Ours {
+		if cfg.Profile {
 			dir = cfg.Dir
 		}
 		s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, dir)
