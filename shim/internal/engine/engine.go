@@ -111,7 +111,8 @@ type Engine struct {
 
 	mu       sync.Mutex
 	txs      map[txKey]*Tx
-	running  int
+	running  int // transactions executing
+	parked   int // idle workers waiting on work
 	queue    []*Tx
 	draining bool
 	idle     chan struct{} // closed and replaced as in-flight reaches zero while draining
@@ -119,6 +120,9 @@ type Engine struct {
 	done    chan struct{} // closed when the stream has ended
 	doneErr error
 	workers sync.WaitGroup
+	// work hands transactions to parked workers; its capacity is the
+	// concurrency bound, so a send never blocks.
+	work chan *Tx
 }
 
 // New makes an engine for stream.
@@ -145,6 +149,7 @@ func New(stream Stream, cfg Config) *Engine {
 		log:    log,
 		txs:    make(map[txKey]*Tx),
 		done:   make(chan struct{}),
+		work:   make(chan *Tx, cfg.MaxConcurrentTx),
 	}
 }
 
@@ -315,13 +320,23 @@ func (e *Engine) dispatch(msg *pb.ChaincodeMessage) {
 		return
 	}
 	e.running++
+	if e.parked > 0 {
+		// A parked worker has a grown stack and costs no goroutine start.
+		e.parked--
+		e.mu.Unlock()
+		e.work <- tx
+		return
+	}
 	e.workers.Add(1)
 	e.mu.Unlock()
 	go e.worker(tx)
 }
 
 // worker executes tx, then keeps taking queued transactions until none is
-// left, so a burst does not pay for a goroutine per transaction.
+// left, then parks until dispatch hands it another one or the stream ends.
+// Workers live at most as long as the stream, and there are never more
+// than MaxConcurrentTx of them, so a burst does not pay for a goroutine
+// (and a fresh, growing stack) per transaction.
 func (e *Engine) worker(tx *Tx) {
 	defer e.workers.Done()
 	for tx != nil {
@@ -333,14 +348,21 @@ func (e *Engine) worker(tx *Tx) {
 			tx = e.queue[0]
 			e.queue[0] = nil
 			e.queue = e.queue[1:]
-		} else {
-			e.running--
-			if e.running == 0 && e.idle != nil {
-				close(e.idle)
-				e.idle = nil
-			}
+			e.mu.Unlock()
+			continue
 		}
+		e.running--
+		if e.running == 0 && e.idle != nil {
+			close(e.idle)
+			e.idle = nil
+		}
+		e.parked++
 		e.mu.Unlock()
+		select {
+		case tx = <-e.work:
+		case <-e.done:
+			return
+		}
 	}
 }
 
