@@ -5,7 +5,7 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 FUZZTIME ?= 10s
 
-.PHONY: all build test vet unit fuzz run demo bench-smoke clean
+.PHONY: all build test vet unit fuzz run demo bench bench-smoke clean
 
 all: build
 
@@ -39,6 +39,15 @@ run: build
 # load with zero errors, clean stop.
 demo: build
 	BIN=$(BIN) scripts/demo.sh
+
+# The comparison module (its own go.mod): builds the three servers and runs
+# each under the real load generator briefly; no timing is asserted.
+bench-smoke:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The full comparison of docs/performance.md (about 12 minutes on 2 cores).
+bench:
+	bench/run.sh
 
 clean:
 	rm -rf $(BIN)
