@@ -38,6 +38,7 @@ type flagValues struct {
 	pins                       []string
 	crl                        string
 	crlFailOpen                bool
+	crlFullChain               bool
 	tlsMinVersion              string
 	insecurePlaintext          bool
 	insecureNoClientAuth       bool
@@ -59,6 +60,7 @@ func (v *flagValues) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&v.pins, "pin", nil, "admit only peers whose verified chain holds this SPKI pin, sha256/<base64> or 64 hex digits (repeatable)")
 	fs.StringVar(&v.crl, "crl", "", "CRL file (PEM or DER) checked at every handshake; reloaded on change")
 	fs.BoolVar(&v.crlFailOpen, "crl-fail-open", false, "admit peers while the CRL is past its nextUpdate (default: refuse them)")
+	fs.BoolVar(&v.crlFullChain, "crl-require-full-chain", false, "also require a current CRL from every CA above the peer's issuer (default: check those when present)")
 	fs.StringVar(&v.tlsMinVersion, "tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
 	fs.BoolVar(&v.insecurePlaintext, "insecure-plaintext", false, "serve without TLS: anyone who reaches the port can run transactions")
 	fs.BoolVar(&v.insecureNoClientAuth, "insecure-no-client-auth", false, "TLS without client certificates: any client that reaches the port is admitted")
@@ -172,7 +174,7 @@ func validLevel(s string) bool {
 }
 
 // tlsFlags are the flags that only make sense with TLS on.
-var tlsFlags = []string{"tls-cert", "tls-key", "client-ca", "pin", "crl", "crl-fail-open", "tls-min-version", "insecure-no-client-auth", "insecure-key-permissions"}
+var tlsFlags = []string{"tls-cert", "tls-key", "client-ca", "pin", "crl", "crl-fail-open", "crl-require-full-chain", "tls-min-version", "insecure-no-client-auth", "insecure-key-permissions"}
 
 func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(string) string) error {
 	disabledEnv := env(EnvTLSDisabled)
@@ -255,6 +257,12 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 		}
 		c.notes = append(c.notes, "client authentication is OFF (--insecure-no-client-auth): any client that reaches the port can run transactions")
 	}
+	if v.crlFullChain && v.crl == "" {
+		return usagef("--crl-require-full-chain needs --crl")
+	}
+	if v.crlFullChain && v.crlFailOpen {
+		return usagef("--crl-require-full-chain and --crl-fail-open contradict each other; choose one")
+	}
 	if v.crlFailOpen && v.crl == "" {
 		return usagef("--crl-fail-open needs --crl")
 	}
@@ -279,6 +287,7 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 		Pins:                   v.pins,
 		CRLFile:                v.crl,
 		CRLFailOpen:            v.crlFailOpen,
+		CRLRequireFullChain:    v.crlFullChain,
 		MinVersion:             minVersion,
 		InsecureNoClientAuth:   v.insecureNoClientAuth,
 		InsecureKeyPermissions: v.insecureKeyPermissions,

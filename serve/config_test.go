@@ -99,6 +99,11 @@ func TestResolve(t *testing.T) {
 				t.Errorf("pins %v", c.tls.Pins)
 			}
 		}},
+		{"--crl and --crl-require-full-chain", mtls("--crl", "x.crl", "--crl-require-full-chain"), nil, func(t *testing.T, c *config) {
+			if c.tls.CRLFile != "x.crl" || !c.tls.CRLRequireFullChain {
+				t.Errorf("tls = %+v", c.tls)
+			}
+		}},
 		{"--crl and --crl-fail-open", mtls("--crl", "x.crl", "--crl-fail-open"), nil, func(t *testing.T, c *config) {
 			if c.tls.CRLFile != "x.crl" || !c.tls.CRLFailOpen {
 				t.Errorf("got %+v", c.tls)
@@ -195,6 +200,8 @@ func TestUsageErrors(t *testing.T) {
 		{"pin without client auth", append(noTLS, "--tls-cert", "c", "--tls-key", "k", "--insecure-no-client-auth", "--pin", testPin), nil, []string{"--pin checks"}},
 		{"crl without client auth", append(noTLS, "--tls-cert", "c", "--tls-key", "k", "--insecure-no-client-auth", "--crl", "x"), nil, []string{"--crl checks"}},
 		{"crl-fail-open without crl", mtls("--crl-fail-open"), nil, []string{"--crl-fail-open needs --crl"}},
+		{"crl-require-full-chain without crl", mtls("--crl-require-full-chain"), nil, []string{"--crl-require-full-chain needs --crl"}},
+		{"crl-require-full-chain with fail-open", mtls("--crl", "x.crl", "--crl-require-full-chain", "--crl-fail-open"), nil, []string{"contradict"}},
 		{"bad pin", mtls("--pin", "md5/xyz"), nil, []string{`--pin "md5/xyz"`, "ccpki pin"}},
 		{"bad TLS version", mtls("--tls-min-version", "1.1"), nil, []string{`--tls-min-version "1.1"`, "1.2 or 1.3"}},
 		{"negative max tx", mtls("--max-concurrent-tx", "-1"), nil, []string{"--max-concurrent-tx -1"}},

@@ -46,6 +46,9 @@ type TLSProperties struct {
 	// on change. A stale CRL refuses peers unless CRLFailOpen is set.
 	CRLFile     string
 	CRLFailOpen bool
+	// CRLRequireFullChain also demands a current CRL for every CA above
+	// the peer's issuer (by default those are checked when present).
+	CRLRequireFullChain bool
 	// MinVersion raises the minimum TLS version (TLS 1.2 by default;
 	// tls.VersionTLS13 for TLS 1.3 only).
 	MinVersion uint16
@@ -185,6 +188,9 @@ func buildServerTLS(p TLSProperties) (_ *serverTLS, err error) {
 		crlOpts := srcOpts
 		if p.CRLFailOpen {
 			crlOpts = append(crlOpts, tlsconfig.WithCRLFailOpen())
+		}
+		if p.CRLRequireFullChain {
+			crlOpts = append(crlOpts, tlsconfig.WithCRLRequireFullChain())
 		}
 		crl, err := tlsconfig.NewFileCRL(p.CRLFile, trust, crlOpts...)
 		if err != nil {
