@@ -138,20 +138,16 @@ func (fl *functionLabels) label(fn string) string {
 // observer turns shim stream and transaction callbacks into metrics and
 // one log line per failed transaction.
 type observer struct {
-	m    *metrics
-	fn   *functionLabels
-	log  *slog.Logger
-	gate *drainGate
+	m   *metrics
+	fn  *functionLabels
+	log *slog.Logger
 }
 
 var _ shim.Observer = (*observer)(nil)
 
 func (o *observer) StreamStarted(string)      { o.m.peers.Inc() }
 func (o *observer) StreamEnded(string, error) { o.m.peers.Dec() }
-func (o *observer) TxStarted(string, string) {
-	o.m.inFlight.Inc()
-	o.gate.txStarted()
-}
+func (o *observer) TxStarted(string, string)  { o.m.inFlight.Inc() }
 
 func (o *observer) TxFinished(info shim.TxInfo) {
 	o.m.inFlight.Dec()
@@ -170,7 +166,6 @@ func (o *observer) TxFinished(info shim.TxInfo) {
 			"status", info.Status, "outcome", status, "message", info.Message, "panicked", info.Panicked,
 			"duration", info.Duration)
 	}
-	o.gate.txFinished()
 }
 
 // tlsEvents logs TLS events and counts them. sources maps the files

@@ -158,7 +158,6 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		props.Events = newTLSEvents(m, log, props).handle
 	}
 	registered := make(chan struct{})
-	gate := newDrainGate()
 	cs := &shim.ChaincodeServer{
 		CCID:            cfg.ccid,
 		CC:              cc,
@@ -167,8 +166,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		KaPolicy:        &keepalive.EnforcementPolicy{MinTime: cfg.keepaliveMinTime, PermitWithoutStream: true},
 		Logger:          log,
 		MaxConcurrentTx: cfg.maxConcurrentTx,
-		Observer:        &observer{m: m, fn: newFunctionLabels(cc), log: log, gate: gate},
-		ServerOptions:   gate.serverOptions(),
+		Observer:        &observer{m: m, fn: newFunctionLabels(cc), log: log},
 		RegisterServices: func(r grpc.ServiceRegistrar) {
 			healthpb.RegisterHealthServer(r, hs)
 			close(registered)
@@ -249,7 +247,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 			}
 			why = s.String()
 		}
-		drain(cs, gate, hs, m, log, cfg.shutdownTimeout, why, env.Signals)
+		drain(cs, hs, m, log, cfg.shutdownTimeout, why, env.Signals)
 		<-serveErr
 		stopMetrics()
 		log.Info("chaincode server stopped")
@@ -263,13 +261,12 @@ const chaincodeService = "protos.Chaincode"
 
 // drain reports NOT_SERVING, lets transactions in flight finish for up to
 // timeout, then closes every stream. A second stop signal closes at once.
-func drain(cs *shim.ChaincodeServer, gate *drainGate, hs *health.Server, m *metrics, log *slog.Logger, timeout time.Duration, why string, signals <-chan os.Signal) {
+func drain(cs *shim.ChaincodeServer, hs *health.Server, m *metrics, log *slog.Logger, timeout time.Duration, why string, signals <-chan os.Signal) {
 	log.Info("draining: refusing new transactions, waiting for those in flight", "why", why, "timeout", timeout)
 	hs.Shutdown()
 	m.serving.Set(0)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	gate.begin(ctx)
 	done := make(chan error, 1)
 	go func() { done <- cs.Shutdown(ctx) }()
 	for {
