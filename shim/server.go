@@ -2,6 +2,7 @@ package shim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,10 +13,12 @@ import (
 	"github.com/ccserver/ccserver/shim/internal/engine"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	grpcpeer "google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 )
 
 // Message size limits, matching the peer's.
@@ -65,7 +68,7 @@ type ChaincodeServer struct {
 	mu        sync.Mutex
 	srv       *grpc.Server
 	lis       net.Listener
-	engines   map[*engine.Engine]struct{}
+	engines   map[*engine.Engine]*peerStream
 	tls       *serverTLS
 	stopping  bool
 	serveDone chan struct{}
@@ -108,9 +111,10 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 		return errors.New("chaincode server is shutting down")
 	}
 	if cs.engines == nil {
-		cs.engines = make(map[*engine.Engine]struct{})
+		cs.engines = make(map[*engine.Engine]*peerStream)
 	}
-	cs.engines[h.eng] = struct{}{}
+	st := newPeerStream(stream.Context())
+	cs.engines[h.eng] = st
 	closing := cs.closingLocked()
 	cs.mu.Unlock()
 
@@ -130,6 +134,8 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 	case <-closing:
 		// Returning ends the RPC after the replies already sent are
 		// flushed; Run then ends on its failed Recv.
+	case <-st.end:
+		err = status.Error(codes.PermissionDenied, "the peer's certificate no longer passes the revocation check; reconnect")
 	}
 	guarded.close()
 	cs.mu.Lock()
@@ -365,4 +371,72 @@ func (cs *ChaincodeServer) ReloadTLS() error {
 		return nil
 	}
 	return t.reload()
+}
+
+// revokedIdleWait bounds how long a revoked peer's stream may keep running
+// its transactions in flight before it is closed anyway.
+const revokedIdleWait = time.Minute
+
+// peerStream is what the server keeps about one peer stream besides its engine.
+type peerStream struct {
+	tls  *tls.ConnectionState // nil for plaintext
+	end  chan struct{}        // closed to end this stream alone
+	once sync.Once
+}
+
+func newPeerStream(ctx context.Context) *peerStream {
+	s := &peerStream{end: make(chan struct{})}
+	if p, ok := grpcpeer.FromContext(ctx); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			state := ti.State
+			s.tls = &state
+		}
+	}
+	return s
+}
+
+// closeRevokedStreams re-checks every open stream against the current
+// CRL. A stream whose peer no longer passes stops taking transactions at
+// once, finishes those in flight (up to revokedIdleWait) and is then
+// closed, so the peer must reconnect and is refused at the handshake.
+// Breaking it at once would fail the transactions in flight.
+func (cs *ChaincodeServer) closeRevokedStreams() {
+	cs.mu.Lock()
+	if cs.tls == nil || cs.tls.crl == nil {
+		cs.mu.Unlock()
+		return
+	}
+	crl := cs.tls.crl
+	type open struct {
+		e  *engine.Engine
+		st *peerStream
+	}
+	var streams []open
+	for e, st := range cs.engines {
+		if st.tls != nil {
+			streams = append(streams, open{e, st})
+		}
+	}
+	cs.mu.Unlock()
+	for _, o := range streams {
+		err := crl.Check(*o.st.tls)
+		if err == nil {
+			continue
+		}
+		cs.logger().Warn("closing the stream of a peer that no longer passes the CRL, once its transactions finish",
+			"peer", describeState(o.st.tls), "err", err)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), revokedIdleWait)
+			defer cancel()
+			_ = o.e.DrainBecause(ctx, "the peer's certificate no longer passes the revocation check; this stream closes once its transactions finish")
+			o.st.once.Do(func() { close(o.st.end) })
+		}()
+	}
+}
+
+func describeState(s *tls.ConnectionState) string {
+	if len(s.PeerCertificates) == 0 {
+		return "unknown"
+	}
+	return s.PeerCertificates[0].Subject.String()
 }

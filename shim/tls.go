@@ -92,7 +92,7 @@ func (cs *ChaincodeServer) prepareTLS() error {
 	if cs.tls != nil {
 		return nil
 	}
-	t, err := buildServerTLS(cs.TLSProps)
+	t, err := buildServerTLS(cs.TLSProps, func() { go cs.closeRevokedStreams() })
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,8 @@ func (cs *ChaincodeServer) closeTLS() {
 }
 
 // buildServerTLS turns TLSProperties into a tlsconfig server config.
-func buildServerTLS(p TLSProperties) (_ *serverTLS, err error) {
+// onCRLChange runs when a new CRL has been loaded.
+func buildServerTLS(p TLSProperties, onCRLChange func()) (_ *serverTLS, err error) {
 	st := &serverTLS{}
 	if p.Disabled {
 		return st, nil
@@ -185,7 +186,16 @@ func buildServerTLS(p TLSProperties) (_ *serverTLS, err error) {
 		if trust == nil {
 			return nil, errors.New("TLS: a CRL checks client certificates, so it needs a client CA (ClientCAFile or ClientCACerts)")
 		}
-		crlOpts := srcOpts
+		// The CRL source reports to both the caller's events and the
+		// server, which re-checks open streams when the CRL changes.
+		crlOpts := []tlsconfig.SourceOption{tlsconfig.WithEvents(func(ev tlsconfig.Event) {
+			if p.Events != nil {
+				p.Events(ev)
+			}
+			if ev.Kind == tlsconfig.EventRotated && onCRLChange != nil {
+				onCRLChange()
+			}
+		})}
 		if p.CRLFailOpen {
 			crlOpts = append(crlOpts, tlsconfig.WithCRLFailOpen())
 		}

@@ -115,6 +115,7 @@ type Engine struct {
 	parked   int // idle workers waiting on work
 	queue    []*Tx
 	draining bool
+	drainWhy string        // the refusal text while draining
 	idle     chan struct{} // closed and replaced as in-flight reaches zero while draining
 
 	done    chan struct{} // closed when the stream has ended
@@ -302,7 +303,7 @@ func (e *Engine) dispatch(msg *pb.ChaincodeMessage) {
 	var refuse string
 	switch {
 	case e.draining:
-		refuse = ErrDraining.Error()
+		refuse = e.drainWhy
 	case e.running >= e.cfg.MaxConcurrentTx && len(e.queue) >= e.cfg.MaxQueuedTx:
 		refuse = fmt.Sprintf("chaincode server busy: %d transactions executing and %d queued on this stream; retry later", e.running, len(e.queue))
 	}
@@ -417,8 +418,15 @@ func (e *Engine) runHandler(tx *Tx) (o Outcome) {
 // Drain stops accepting transactions (new ones are refused with ERROR) and
 // waits until those in flight have finished or ctx ends.
 func (e *Engine) Drain(ctx context.Context) error {
+	return e.DrainBecause(ctx, ErrDraining.Error())
+}
+
+// DrainBecause is Drain with the text new transactions are refused with.
+func (e *Engine) DrainBecause(ctx context.Context, why string) error {
 	e.mu.Lock()
-	e.draining = true
+	if !e.draining {
+		e.draining, e.drainWhy = true, why
+	}
 	if e.running == 0 {
 		e.mu.Unlock()
 		return nil
