@@ -116,7 +116,7 @@ func ParseKeyPEM(data []byte) (crypto.Signer, error) {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			return nil, errors.New("no PEM private key found (want a block like -----BEGIN PRIVATE KEY-----)")
+			return nil, errors.New("no PEM private key found (want a PEM block of type PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)")
 		}
 		if len(block.Headers) != 0 {
 			return nil, fmt.Errorf("PEM block %q is encrypted or has headers; give an unencrypted key", block.Type)

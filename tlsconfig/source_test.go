@@ -2,6 +2,7 @@ package tlsconfig_test
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -35,7 +36,7 @@ func TestRefuseToStart(t *testing.T) {
 		{name: "key readable by group", leaf: good, keyMode: 0o640, want: tlsconfig.ErrKeyPermissions, wantFile: "tls.key", wantInFix: "chmod 600"},
 		{name: "key readable by others", leaf: good, keyMode: 0o604, want: tlsconfig.ErrKeyPermissions, wantFile: "tls.key", wantInFix: "chmod 600"},
 		{name: "no serverAuth usage", leaf: ca.Client(t), server: true, want: tlsconfig.ErrNoServerAuth, wantFile: "tls.crt", wantInFix: "serverAuth"},
-		{name: "garbage key", leaf: good, keyPEM: []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), want: tlsconfig.ErrNoKey, wantFile: "tls.key", wantInFix: "PEM private key"},
+		{name: "garbage key", leaf: good, keyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0, 0, 0}}), want: tlsconfig.ErrNoKey, wantFile: "tls.key", wantInFix: "PEM private key"},
 		{name: "empty certificate", leaf: good, keyPEM: nil, want: nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
