@@ -68,7 +68,7 @@ type observerAdapter struct{ o Observer }
 func (a observerAdapter) TxStarted(tx *engine.Tx) { a.o.TxStarted(tx.ChannelID(), tx.TxID()) }
 
 func (a observerAdapter) TxFinished(tx *engine.Tx, o engine.Outcome, d time.Duration) {
-	info := TxInfo{ChannelID: tx.ChannelID(), TxID: tx.TxID(), Function: tx.Function, Init: tx.IsInit(),
+	info := TxInfo{ChannelID: tx.ChannelID(), TxID: tx.TxID(), Function: string(tx.Function), Init: tx.IsInit(),
 		Failed: o.Failed, Panicked: tx.Panicked, Duration: d}
 	if o.Failed {
 		info.Status, info.Message = ERROR, o.ErrText
@@ -102,7 +102,7 @@ func txHandler(cc Chaincode) engine.HandlerFunc {
 			return engine.Outcome{Failed: true, ErrText: err.Error()}
 		}
 		if len(stub.args) > 0 {
-			tx.Function = string(stub.args[0])
+			tx.Function = stub.args[0]
 		}
 		if tx.IsInit() {
 			resp := cc.Init(stub)

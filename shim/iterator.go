@@ -363,11 +363,7 @@ func (s *ChaincodeStub) GetStateByRange(startKey, endKey string) (StateQueryIter
 	if err != nil {
 		return nil, err
 	}
-	it, _, err := s.rangeQuery("", start, end, nil)
-	if err != nil {
-		return nil, err
-	}
-	return it, nil
+	return iterOnly(s.rangeQuery("", start, end, nil))
 }
 
 // GetStateByRangeWithPagination iterates over one page of [startKey, endKey).
@@ -390,11 +386,7 @@ func (s *ChaincodeStub) GetStateByPartialCompositeKey(objectType string, attribu
 	if err != nil {
 		return nil, err
 	}
-	it, _, err := s.rangeQuery("", start, end, nil)
-	if err != nil {
-		return nil, err
-	}
-	return it, nil
+	return iterOnly(s.rangeQuery("", start, end, nil))
 }
 
 // GetStateByPartialCompositeKeyWithPagination pages over matching composite keys.
@@ -423,11 +415,7 @@ func (s *ChaincodeStub) GetAllStatesCompositeKeyWithPagination(pageSize int32,
 
 // GetQueryResult runs a rich query.
 func (s *ChaincodeStub) GetQueryResult(query string) (StateQueryIteratorInterface, error) {
-	it, _, err := s.richQuery("", query, nil)
-	if err != nil {
-		return nil, err
-	}
-	return it, nil
+	return iterOnly(s.richQuery("", query, nil))
 }
 
 // GetQueryResultWithPagination runs one page of a rich query.
@@ -462,11 +450,7 @@ func (s *ChaincodeStub) GetPrivateDataByRange(collection, startKey, endKey strin
 	if err != nil {
 		return nil, err
 	}
-	it, _, err := s.rangeQuery(collection, start, end, nil)
-	if err != nil {
-		return nil, err
-	}
-	return it, nil
+	return iterOnly(s.rangeQuery(collection, start, end, nil))
 }
 
 // GetPrivateDataByPartialCompositeKey iterates over private composite keys.
@@ -478,11 +462,7 @@ func (s *ChaincodeStub) GetPrivateDataByPartialCompositeKey(collection, objectTy
 	if err != nil {
 		return nil, err
 	}
-	it, _, err := s.rangeQuery(collection, start, end, nil)
-	if err != nil {
-		return nil, err
-	}
-	return it, nil
+	return iterOnly(s.rangeQuery(collection, start, end, nil))
 }
 
 // GetPrivateDataQueryResult runs a rich query on a collection.
@@ -490,7 +470,11 @@ func (s *ChaincodeStub) GetPrivateDataQueryResult(collection, query string) (Sta
 	if collection == "" {
 		return nil, errNoCollection
 	}
-	it, _, err := s.richQuery(collection, query, nil)
+	return iterOnly(s.richQuery(collection, query, nil))
+}
+
+// iterOnly is nonNil for the calls that return no pagination metadata.
+func iterOnly(it *StateQueryIterator, _ *peer.QueryResponseMetadata, err error) (StateQueryIteratorInterface, error) {
 	if err != nil {
 		return nil, err
 	}
