@@ -199,10 +199,11 @@ func (l *Local) crlLocked(validity time.Duration) ([]byte, error) {
 	return append(out, rootCRL...), nil
 }
 
-// rootCRL is the root's (empty) CRL, added when the CA signs with an
-// intermediate and root.key is at hand: a server that checks every link of
-// a chain (tlsconfig fails closed) wants a current CRL from the root for
-// the intermediate too. With root.key moved offline it is left out.
+// rootCRL is the root's CRL, added when the CA signs with an intermediate
+// and root.key is at hand, so a server that demands a CRL for every link
+// (ccserver --crl-require-full-chain) also finds one for the intermediate.
+// With root.key moved offline it is left out; by default tlsconfig only
+// requires the leaf issuer's CRL.
 func (l *Local) rootCRL(number int64, now time.Time, validity time.Duration) ([]byte, error) {
 	if len(l.intermediates) == 0 {
 		return nil, nil
