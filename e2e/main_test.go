@@ -67,7 +67,7 @@ func runMain(m *testing.M) int {
 	code := m.Run()
 	stopErr := fabnet.Stop()
 	if code != 0 || stopErr != nil {
-		fmt.Fprintf(os.Stderr, "e2e: FAILED (stop: %v); everything kept under %s; last lines of the network's logs:\n%s\n", stopErr, workDir, fabnet.Tails(40))
+		fmt.Fprintf(os.Stderr, "e2e: FAILED (stop: %v); everything kept under %s; last lines of the network's logs:\n%s\n", stopErr, workDir, fabnet.Tails(15))
 		if code == 0 {
 			code = 1
 		}

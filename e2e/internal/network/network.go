@@ -16,6 +16,9 @@ import (
 	"time"
 )
 
+// logFormat is Fabric's default log format without colours, for log files.
+const logFormat = "%{time:2006-01-02 15:04:05.000 MST} %{level:.4s} [%{module}] %{shortfunc} -> %{message}"
+
 // Org is a peer organisation.
 type Org struct {
 	Name   string // e.g. Org1; the configtx anchor and cryptogen name
@@ -193,6 +196,7 @@ func (n *Network) startOrderer(ctx context.Context, opsPort int) error {
 	env := []string{
 		"FABRIC_CFG_PATH=" + n.Fabric.ConfigDir,
 		"FABRIC_LOGGING_SPEC=info",
+		"FABRIC_LOGGING_FORMAT=" + logFormat,
 		"ORDERER_GENERAL_LISTENADDRESS=" + host,
 		"ORDERER_GENERAL_LISTENPORT=" + port,
 		"ORDERER_GENERAL_LOCALMSPID=OrdererMSP",
@@ -280,6 +284,7 @@ func (n *Network) startPeer(ctx context.Context, org Org, port, ccPort, opsPort 
 	p.env = append([]string{
 		"FABRIC_CFG_PATH=" + cfgDir,
 		"FABRIC_LOGGING_SPEC=info",
+		"FABRIC_LOGGING_FORMAT=" + logFormat,
 		"CORE_PEER_ID=" + name,
 		"CORE_PEER_ADDRESS=" + p.Addr,
 		"CORE_PEER_LISTENADDRESS=" + p.Addr,
