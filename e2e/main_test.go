@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccserver/ccserver/e2e/internal/clientbuilder"
 	"github.com/ccserver/ccserver/e2e/internal/network"
 )
 
@@ -110,7 +111,7 @@ func buildPrograms(ctx context.Context) error {
 	}
 	if _, err := os.Stat(filepath.Join(binDir, "clientbuilder")); err == nil {
 		builders = filepath.Join(workDir, "clientbuilder")
-		if err := installBuilder(filepath.Join(binDir, "clientbuilder"), builders); err != nil {
+		if err := clientbuilder.Install(builders, filepath.Join(binDir, "clientbuilder")); err != nil {
 			return err
 		}
 	}

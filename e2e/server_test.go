@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,22 +13,6 @@ import (
 
 	"github.com/ccserver/ccserver/e2e/internal/network"
 )
-
-// installBuilder lays out an external builder directory (bin/detect,
-// bin/build, bin/run) from one multi-call program.
-func installBuilder(program, dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
-		return err
-	}
-	for _, name := range []string{"detect", "build", "run"} {
-		dst := filepath.Join(dir, "bin", name)
-		os.Remove(dst)
-		if err := os.Link(program, dst); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // ccaasPKI is the TLS material of one ccaas deployment, made with ccpki as
 // an operator would: a CA, the server's certificate, the peer's client

@@ -51,6 +51,7 @@
 //	Call                 chaincode channel function arg...        InvokeChaincode; {"status", "message", "payload" (as text)}; channel "" or "-" is this channel
 //	Fail                 status message                           answers exactly that status and message (use status ≥ 400)
 //	Panic                message                                  panics; the shim answers status 500
+//	Sleep                ms key                                   waits ms (at most 60000), then puts key = ms; {"key","slept"}
 //
 // Notes for the tests:
 //

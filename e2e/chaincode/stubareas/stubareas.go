@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ccserver/ccserver/shim"
 	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
@@ -74,6 +75,7 @@ func New() shim.Chaincode {
 		"Call":   {"chaincode channel function arg...", 3, -1, jsonResult(call)},
 		"Fail":   {"status message", 2, 2, fail},
 		"Panic":  {"message", 1, 1, panicking},
+		"Sleep":  {"ms key", 2, 2, jsonResult(sleep)},
 	}}
 }
 
@@ -154,6 +156,20 @@ func fail(_ shim.ChaincodeStubInterface, args []string) (*pb.Response, error) {
 // serving instead of taking the process down.
 func panicking(_ shim.ChaincodeStubInterface, args []string) (*pb.Response, error) {
 	panic("stubareas: " + args[0])
+}
+
+// sleep waits ms milliseconds, then writes key: a transaction long enough
+// to be in flight when the server is told to stop.
+func sleep(stub shim.ChaincodeStubInterface, args []string) (any, error) {
+	ms, err := atoi("ms", args[0], 60_000)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Duration(ms) * time.Millisecond)
+	if err := stub.PutState(args[1], []byte(args[0])); err != nil {
+		return nil, err
+	}
+	return map[string]string{"key": args[1], "slept": args[0] + "ms"}, nil
 }
 
 // atoi parses a non-negative integer argument named what, up to limit.

@@ -675,6 +675,8 @@ func cases(t *testing.T) []testCase {
 				l.MustInvoke(t, "Put", "after", "panic")
 			},
 		},
+		{name: "Sleep", call: inv("Sleep", "20", "slow"), want: `{"key":"slow","slept":"20ms"}`},
+		{name: "Sleep too long", call: inv("Sleep", "60001", "slow"), want: "ERR Sleep: ms 60001 is more than the limit 60000"},
 	}
 }
 
