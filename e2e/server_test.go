@@ -136,7 +136,7 @@ func deployCCaaS(t *testing.T, ctx context.Context, name, program string, def ne
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	file, id := p.pack(t, name+"_1.0", addr)
+	file, id := p.pack(t, name+"_1.0", addr, "--dial-timeout", "3s")
 	srv := startServer(t, program, p, addr, id, serverFlags...)
 	def.Name, def.Package, def.PackageID = name, file, id
 	if err := fabnet.Deploy(ctx, def); err != nil {
