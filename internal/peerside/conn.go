@@ -312,8 +312,12 @@ func (c *Conn) route(m *peer.ChaincodeMessage) error {
 		peer.ChaincodeMessage_GET_PRIVATE_DATA_HASH, peer.ChaincodeMessage_PURGE_PRIVATE_DATA,
 		peer.ChaincodeMessage_WRITE_BATCH_STATE, peer.ChaincodeMessage_GET_STATE_MULTIPLE:
 		tx := c.lookup(m.ChannelId, m.Txid)
-		if tx == nil {
-			return c.send(errorReply(m, errors.New("could not get valid transaction")))
+		if tx == nil { // the peer's texts for a request of no running transaction
+			cause := "no ledger context"
+			if m.Type == peer.ChaincodeMessage_INVOKE_CHAINCODE {
+				cause = "could not get valid transaction"
+			}
+			return c.send(errorReply(m, errors.New(cause)))
 		}
 		if !tx.busy.CompareAndSwap(false, true) {
 			// The peer drops an overlapping request and only logs, which

@@ -33,6 +33,7 @@ type options struct {
 	executeTimeout  time.Duration
 	totalQueryLimit int
 	keepalive       time.Duration
+	collections     map[string]bool // nil: any collection
 	logf            func(format string, args ...any)
 }
 
@@ -83,6 +84,20 @@ func WithTotalQueryLimit(n int) Option { return func(o *options) { o.totalQueryL
 // WithKeepalive makes the Conn send an application KEEPALIVE every d, as a
 // peer with chaincode.keepalive set does. Zero (the default) sends none.
 func WithKeepalive(d time.Duration) Option { return func(o *options) { o.keepalive = d } }
+
+// WithCollections names the private data collections of the chaincode's
+// definition. A request for any other collection then fails with the
+// peer's error, as it does for a chaincode whose definition lacks that
+// collection. Without it every collection is accepted, since a
+// development peer has no chaincode definition.
+func WithCollections(names ...string) Option {
+	return func(o *options) {
+		o.collections = map[string]bool{}
+		for _, n := range names {
+			o.collections[n] = true
+		}
+	}
+}
 
 // WithLogf receives diagnostics about messages the peer would only log
 // (dropped or unexpected messages).

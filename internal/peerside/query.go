@@ -16,7 +16,7 @@ import (
 type iterator struct {
 	results [][]byte
 	pos     int
-	meta    *peer.QueryResponseMetadata // paginated queries: sent with the last page
+	meta    *peer.QueryResponseMetadata // paginated queries: the whole page goes in one response with it
 }
 
 func (c *Conn) handleQuery(st *txState, req *peer.ChaincodeMessage) ([]byte, error) {
@@ -48,13 +48,13 @@ func (c *Conn) handleQuery(st *txState, req *peer.ChaincodeMessage) ([]byte, err
 		if err := c.decode(st, req, m, m.GetCollection); err != nil {
 			return nil, err
 		}
-		it, err = c.rangeQuery(m)
+		it, err = c.rangeQuery(st, m)
 	case peer.ChaincodeMessage_GET_QUERY_RESULT:
 		m := &peer.GetQueryResult{}
 		if err := c.decode(st, req, m, m.GetCollection); err != nil {
 			return nil, err
 		}
-		it, err = c.richQuery(m)
+		it, err = c.richQuery(st, m)
 	case peer.ChaincodeMessage_GET_HISTORY_FOR_KEY:
 		m := &peer.GetHistoryForKey{}
 		if err := c.decode(st, req, m, nil); err != nil {
@@ -70,12 +70,19 @@ func (c *Conn) handleQuery(st *txState, req *peer.ChaincodeMessage) ([]byte, err
 	return c.page(st, id, it)
 }
 
-// page returns the next page of at most MaxResultsPerPage results. Like the
-// peer, a full page reports has_more=true (the next page may be empty), and
-// an iterator is released as soon as a page reports has_more=false.
+// page returns the next response of an iterator, as the peer's
+// BuildQueryResponse does: an unpaginated query comes in batches of at
+// most MaxResultsPerPage, has_more=true only when another result is
+// known to follow; a paginated query's whole page comes in one response
+// with its metadata. The iterator is released as soon as a response
+// reports has_more=false.
 func (c *Conn) page(st *txState, id string, it *iterator) ([]byte, error) {
-	n := min(len(it.results)-it.pos, MaxResultsPerPage)
-	resp := &peer.QueryResponse{Id: id, HasMore: n == MaxResultsPerPage}
+	left := len(it.results) - it.pos
+	n := min(left, MaxResultsPerPage)
+	if it.meta != nil {
+		n = left
+	}
+	resp := &peer.QueryResponse{Id: id, HasMore: n < left}
 	for _, r := range it.results[it.pos : it.pos+n] {
 		resp.Results = append(resp.Results, &peer.QueryResultBytes{ResultBytes: r})
 	}
@@ -93,19 +100,26 @@ func (c *Conn) page(st *txState, id string, it *iterator) ([]byte, error) {
 	return proto.Marshal(resp)
 }
 
-// pagination decodes QueryMetadata; nil when the request is not paginated.
-func pagination(b []byte) (*peer.QueryMetadata, error) {
-	if len(b) == 0 {
-		return nil, nil
+// pagination decodes a request's QueryMetadata and returns, as the peer
+// does, whether the query is paginated (metadata with a page size or a
+// bookmark) and how many results it may return: the page size when it is
+// positive and below the total query limit, else that limit.
+func (c *Conn) pagination(b []byte) (*peer.QueryMetadata, int, error) {
+	limit := c.o.totalQueryLimit
+	if b == nil {
+		return nil, limit, nil
 	}
 	m := &peer.QueryMetadata{}
 	if err := proto.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("unmarshal query metadata: %w", err)
+		return nil, 0, fmt.Errorf("unmarshal failed: %w", err)
 	}
-	if m.PageSize <= 0 {
-		return nil, fmt.Errorf("invalid page size %d: must be greater than 0", m.PageSize)
+	if m.PageSize > 0 && int(m.PageSize) < limit {
+		limit = int(m.PageSize)
 	}
-	return m, nil
+	if m.PageSize == 0 && m.Bookmark == "" {
+		return nil, limit, nil
+	}
+	return m, limit, nil
 }
 
 func (c *Conn) kv(key string, value []byte) ([]byte, error) {
@@ -115,25 +129,27 @@ func (c *Conn) kv(key string, value []byte) ([]byte, error) {
 // rangeQuery serves GET_STATE_BY_RANGE. Pagination applies to public data
 // only (the peer ignores it for collections); the bookmark is the key to
 // resume from, "" once the range is exhausted.
-func (c *Conn) rangeQuery(m *peer.GetStateByRange) (*iterator, error) {
-	var pg *peer.QueryMetadata
-	if m.Collection == "" {
-		var err error
-		if pg, err = pagination(m.Metadata); err != nil {
+func (c *Conn) rangeQuery(st *txState, m *peer.GetStateByRange) (*iterator, error) {
+	pg, limit, err := c.pagination(m.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	if m.Collection != "" {
+		pg = nil
+	}
+	if m.Collection != "" || pg != nil {
+		if err := st.beforeQuery(m.Collection != ""); err != nil {
 			return nil, err
 		}
 	}
-	start, limit := m.StartKey, c.o.totalQueryLimit
-	if pg != nil {
-		limit = int(pg.PageSize)
-		if pg.Bookmark != "" {
-			start = pg.Bookmark
-		}
+	start := m.StartKey
+	if pg != nil && pg.Bookmark != "" {
+		start = pg.Bookmark
 	}
 	it := &iterator{}
 	var scanErr error
 	next := ""
-	err := c.o.store.Scan(m.Collection, start, m.EndKey, func(k string, v []byte) bool {
+	err = c.o.store.Scan(m.Collection, start, m.EndKey, func(k string, v []byte) bool {
 		if len(it.results) == limit {
 			next = k
 			return false
@@ -160,16 +176,22 @@ func (c *Conn) rangeQuery(m *peer.GetStateByRange) (*iterator, error) {
 
 // richQuery serves GET_QUERY_RESULT with the CouchDB selector subset. The
 // bookmark of a paginated query is the offset of the next result.
-func (c *Conn) richQuery(m *peer.GetQueryResult) (*iterator, error) {
-	q, err := ParseQuery(m.Query)
+func (c *Conn) richQuery(st *txState, m *peer.GetQueryResult) (*iterator, error) {
+	pg, limit, err := c.pagination(m.Metadata)
 	if err != nil {
 		return nil, err
 	}
-	var pg *peer.QueryMetadata
-	if m.Collection == "" {
-		if pg, err = pagination(m.Metadata); err != nil {
+	if m.Collection != "" {
+		pg = nil
+	}
+	if m.Collection != "" || pg != nil {
+		if err := st.beforeQuery(m.Collection != ""); err != nil {
 			return nil, err
 		}
+	}
+	q, err := ParseQuery(m.Query)
+	if err != nil {
+		return nil, err
 	}
 	var docs []Doc
 	err = c.o.store.Scan(m.Collection, "", "", func(k string, v []byte) bool {
@@ -183,9 +205,8 @@ func (c *Conn) richQuery(m *peer.GetQueryResult) (*iterator, error) {
 	if err != nil {
 		return nil, err
 	}
-	offset, limit := 0, c.o.totalQueryLimit
+	offset := 0
 	if pg != nil {
-		limit = int(pg.PageSize)
 		if pg.Bookmark != "" {
 			if offset, err = strconv.Atoi(pg.Bookmark); err != nil || offset < 0 {
 				return nil, fmt.Errorf("invalid bookmark %q: pass the bookmark a previous page returned", pg.Bookmark)

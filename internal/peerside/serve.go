@@ -5,19 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"unicode/utf8"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
 )
 
-var errPrivateInInit = errors.New("private data APIs are not allowed in chaincode Init()")
+// The peer's texts for two refusals.
+var (
+	errPrivateInInit = errors.New("private data APIs are not allowed in chaincode Init()")
+	errPurgePublic   = errors.New("only applicable for private data")
+)
 
 // serve answers one request of a running transaction with RESPONSE or ERROR.
 func (c *Conn) serve(st *txState, req *peer.ChaincodeMessage) (reply *peer.ChaincodeMessage) {
 	defer func() { // like the peer since fabric#5048: a panic becomes ERROR
 		if r := recover(); r != nil {
-			reply = errorReply(req, fmt.Errorf("panic while handling request: %v", r))
+			c.o.logf("peerside: panic handling %s for [%s]: %v", req.Type, shortTx(req.Txid), r)
+			reply = errorReply(req, errors.New("panic during execution"))
 		}
 	}()
 	payload, err := c.handle(st, req)
@@ -40,9 +44,8 @@ func (c *Conn) handle(st *txState, req *peer.ChaincodeMessage) ([]byte, error) {
 		if err := c.decode(st, req, m, m.GetCollection); err != nil {
 			return nil, err
 		}
-		if !c.o.params.GetUseGetMultipleKeys() {
-			return nil, errors.New("GET_STATE_MULTIPLE is not enabled on this peer (use_get_multiple_keys=false in READY)")
-		}
+		// Like a 3.1 peer: served whatever READY announced, with no limit
+		// on the number of keys (the limit is the shim's to respect).
 		res := &peer.GetStateMultipleResult{Values: make([][]byte, len(m.Keys))}
 		for i, k := range m.Keys {
 			v, err := c.o.store.Get(m.Collection, k)
@@ -57,8 +60,8 @@ func (c *Conn) handle(st *txState, req *peer.ChaincodeMessage) ([]byte, error) {
 		if err := c.decode(st, req, m, m.GetCollection); err != nil {
 			return nil, err
 		}
-		if m.Collection == "" {
-			return nil, errors.New("GET_PRIVATE_DATA_HASH needs a collection")
+		if st.isInit { // the peer refuses this one in Init even without a collection
+			return nil, errPrivateInInit
 		}
 		v, err := c.o.store.Get(m.Collection, m.Key)
 		if err != nil || v == nil {
@@ -71,29 +74,20 @@ func (c *Conn) handle(st *txState, req *peer.ChaincodeMessage) ([]byte, error) {
 		if err := c.decode(st, req, m, m.GetCollection); err != nil {
 			return nil, err
 		}
-		if err := validKey(m.Key); err != nil {
-			return nil, err
-		}
-		kind := WritePut
-		if len(m.Value) == 0 { // Fabric records an empty value as a delete
-			kind = WriteDelete
-		}
-		st.writes.add(Write{Kind: kind, Collection: m.Collection, Key: m.Key, Value: m.Value})
-		return nil, nil
+		return nil, st.write(putWrite(m.Collection, m.Key, m.Value))
 	case peer.ChaincodeMessage_DEL_STATE, peer.ChaincodeMessage_PURGE_PRIVATE_DATA:
 		m := &peer.DelState{}
 		if err := c.decode(st, req, m, m.GetCollection); err != nil {
 			return nil, err
 		}
-		kind := WriteDelete
+		w := Write{Kind: WriteDelete, Collection: m.Collection, Key: m.Key}
 		if req.Type == peer.ChaincodeMessage_PURGE_PRIVATE_DATA {
 			if m.Collection == "" {
-				return nil, errors.New("PURGE_PRIVATE_DATA needs a collection")
+				return nil, errPurgePublic
 			}
-			kind = WritePurge
+			w.Kind = WritePurge
 		}
-		st.writes.add(Write{Kind: kind, Collection: m.Collection, Key: m.Key})
-		return nil, nil
+		return nil, st.write(w)
 	case peer.ChaincodeMessage_GET_STATE_METADATA:
 		m := &peer.GetStateMetadata{}
 		if err := c.decode(st, req, m, m.GetCollection); err != nil {
@@ -117,11 +111,7 @@ func (c *Conn) handle(st *txState, req *peer.ChaincodeMessage) ([]byte, error) {
 		if m.Metadata == nil || m.Metadata.Metakey == "" {
 			return nil, errors.New("PUT_STATE_METADATA needs a metadata entry with a metakey")
 		}
-		if err := validKey(m.Key); err != nil {
-			return nil, err
-		}
-		st.writes.add(Write{Kind: WriteMetadata, Collection: m.Collection, Key: m.Key, MetaKey: m.Metadata.Metakey, Value: m.Metadata.Value})
-		return nil, nil
+		return nil, st.write(Write{Kind: WriteMetadata, Collection: m.Collection, Key: m.Key, MetaKey: m.Metadata.Metakey, Value: m.Metadata.Value})
 	case peer.ChaincodeMessage_WRITE_BATCH_STATE:
 		return nil, c.writeBatch(st, req)
 	case peer.ChaincodeMessage_INVOKE_CHAINCODE:
@@ -142,65 +132,83 @@ func (c *Conn) decode(st *txState, req *peer.ChaincodeMessage, m proto.Message, 
 	if err := proto.Unmarshal(req.Payload, m); err != nil {
 		return fmt.Errorf("unmarshal %s payload: %w", req.Type, err)
 	}
-	if st.isInit && collection != nil && collection() != "" {
+	if collection == nil || collection() == "" {
+		return nil
+	}
+	if st.isInit {
 		return errPrivateInInit
 	}
+	return c.checkCollection(st, req.Type, collection())
+}
+
+// checkCollection refuses a collection the chaincode has no config for,
+// with the peer's texts: the hash is checked against the collection
+// config, every other request by the collection store first.
+func (c *Conn) checkCollection(st *txState, typ peer.ChaincodeMessage_Type, coll string) error {
+	if c.o.collections == nil || c.o.collections[coll] {
+		return nil
+	}
+	if typ == peer.ChaincodeMessage_GET_PRIVATE_DATA_HASH {
+		return fmt.Errorf("collection [%s] not defined in the collection config for chaincode [%s]", coll, c.o.namespace)
+	}
+	return fmt.Errorf("collection %s/%s/%s could not be found", st.channel, c.o.namespace, coll)
+}
+
+// putWrite is a PUT_STATE: the peer records an empty value as a delete.
+func putWrite(coll, key string, value []byte) Write {
+	if len(value) == 0 {
+		return Write{Kind: WriteDelete, Collection: coll, Key: key}
+	}
+	return Write{Kind: WritePut, Collection: coll, Key: key, Value: value}
+}
+
+// write adds one write to the transaction after the peer's checks. Keys
+// are not validated: a LevelDB peer accepts any key, and protobuf has
+// already refused a key that is not UTF-8.
+func (t *txState) write(w Write) error {
+	if t.isInit && w.Collection != "" {
+		return errPrivateInInit
+	}
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	t.writes.add(w)
 	return nil
 }
 
-func validKey(key string) error {
-	if key == "" {
-		return errors.New("invalid key: an empty string is not a valid key")
-	}
-	if !utf8.ValidString(key) {
-		return fmt.Errorf("invalid key %q: keys must be valid UTF-8", key)
-	}
-	return nil
-}
-
+// writeBatch applies the records in order like a 3.1 peer: whatever READY
+// announced, with no limit on the batch size, and a failing record leaves
+// the records before it in the write set.
 func (c *Conn) writeBatch(st *txState, req *peer.ChaincodeMessage) error {
-	if !c.o.params.GetUseWriteBatch() {
-		return errors.New("WRITE_BATCH_STATE is not enabled on this peer (use_write_batch=false in READY)")
-	}
 	b := &peer.WriteBatchState{}
 	if err := proto.Unmarshal(req.Payload, b); err != nil {
 		return fmt.Errorf("unmarshal WRITE_BATCH_STATE payload: %w", err)
 	}
-	// Validate the whole batch first so a bad record leaves no partial writes.
-	var out []Write
-	for i, r := range b.Rec {
-		if st.isInit && r.Collection != "" {
-			return errPrivateInInit
-		}
-		if err := validKey(r.Key); err != nil {
-			return fmt.Errorf("record %d: %w", i, err)
-		}
-		w := Write{Collection: r.Collection, Key: r.Key}
+	for _, r := range b.Rec {
+		var w Write
 		switch r.Type {
 		case peer.WriteRecord_PUT_STATE:
-			w.Kind, w.Value = WritePut, r.Value
-			if len(r.Value) == 0 {
-				w.Kind = WriteDelete
-			}
+			w = putWrite(r.Collection, r.Key, r.Value)
 		case peer.WriteRecord_DEL_STATE:
-			w.Kind = WriteDelete
+			w = Write{Kind: WriteDelete, Collection: r.Collection, Key: r.Key}
 		case peer.WriteRecord_PURGE_PRIVATE_DATA:
 			if r.Collection == "" {
-				return fmt.Errorf("record %d: PURGE_PRIVATE_DATA needs a collection", i)
+				return errPurgePublic
 			}
-			w.Kind = WritePurge
+			w = Write{Kind: WritePurge, Collection: r.Collection, Key: r.Key}
 		case peer.WriteRecord_PUT_STATE_METADATA:
-			if r.Metadata == nil || r.Metadata.Metakey == "" {
-				return fmt.Errorf("record %d: PUT_STATE_METADATA needs a metadata entry with a metakey", i)
-			}
-			w.Kind, w.MetaKey, w.Value = WriteMetadata, r.Metadata.Metakey, r.Metadata.Value
+			w = Write{Kind: WriteMetadata, Collection: r.Collection, Key: r.Key, MetaKey: r.GetMetadata().GetMetakey(), Value: r.GetMetadata().GetValue()}
 		default:
-			return fmt.Errorf("record %d: unknown record type %s", i, r.Type)
+			return errors.New("unknown operation type")
 		}
-		out = append(out, w)
-	}
-	for _, w := range out {
-		st.writes.add(w)
+		if w.Collection != "" && !st.isInit {
+			if err := c.checkCollection(st, req.Type, w.Collection); err != nil {
+				return err
+			}
+		}
+		if err := st.write(w); err != nil {
+			return err
+		}
 	}
 	return nil
 }

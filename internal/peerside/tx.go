@@ -58,6 +58,48 @@ type txState struct {
 	busy          atomic.Bool
 	writes        writeSet
 	iters         map[string]*iterator
+	// The simulator's read-only rules (tx_simulator.go): a paginated query
+	// or a private-data range/rich query needs a transaction that has not
+	// written, and no write may follow one.
+	wrote, pagedQuery, privateQuery bool
+}
+
+// The peer's texts, typo included, so that a chaincode that matches on
+// them behaves the same under devpeer.
+const (
+	errPagedAfterWrite   = "txid [%s]: unsuppored transaction. Paginated queries are supported only in a read-only transaction"
+	errWriteAfterPaged   = "txid [%s]: unsuppored transaction. Transaction has already performed a paginated query. Writes are not allowed"
+	errPrivateAfterWrite = "txid [%s]: unsuppored transaction. Queries on pvt data is supported only in a read-only transaction"
+	errWriteAfterPrivate = "txid [%s]: unsuppored transaction. Transaction has already performed queries on pvt data. Writes are not allowed"
+)
+
+// checkWrite applies the read-only rules to a write, in the peer's order.
+func (t *txState) checkWrite() error {
+	switch {
+	case t.privateQuery:
+		return fmt.Errorf(errWriteAfterPrivate, t.txid)
+	case t.pagedQuery:
+		return fmt.Errorf(errWriteAfterPaged, t.txid)
+	}
+	t.wrote = true
+	return nil
+}
+
+// beforeQuery applies the read-only rules to a paginated public query
+// (private false) or a private-data range or rich query (private true).
+func (t *txState) beforeQuery(private bool) error {
+	if t.wrote {
+		if private {
+			return fmt.Errorf(errPrivateAfterWrite, t.txid)
+		}
+		return fmt.Errorf(errPagedAfterWrite, t.txid)
+	}
+	if private {
+		t.privateQuery = true
+	} else {
+		t.pagedQuery = true
+	}
+	return nil
 }
 
 func (t *txState) violate(err error) {
@@ -188,12 +230,19 @@ func (c *Conn) finish(st *txState, spec *Tx, m *peer.ChaincodeMessage) (*Result,
 	if err := proto.Unmarshal(m.Payload, resp); err != nil {
 		return nil, fmt.Errorf("%w: COMPLETED payload for %s is not a Response: %v", ErrProtocol, st.txid, err)
 	}
+	if resp.Status >= 400 {
+		ev = nil // the endorser drops the event of a response it will not endorse
+	}
 	res := &Result{
 		TxID: st.txid, ChannelID: st.channel, Response: resp, Event: ev,
 		Update: &Update{TxID: st.txid, Timestamp: st.ts, Writes: st.writes.list()},
 	}
 	if spec.Commit && resp.Status < 400 && len(res.Update.Writes) > 0 {
-		if err := c.o.store.Commit(res.Update); err != nil {
+		u, err := c.committable(res.Update)
+		if err != nil {
+			return res, fmt.Errorf("commit %s: %w", st.txid, err)
+		}
+		if err := c.o.store.Commit(u); err != nil {
 			return res, fmt.Errorf("commit %s: %w", st.txid, err)
 		}
 		res.Committed = true
@@ -230,3 +279,37 @@ func (w *writeSet) add(wr Write) {
 }
 
 func (w *writeSet) list() []Write { return append([]Write(nil), w.writes...) }
+
+// committable returns the update the peer's committer would apply: a
+// metadata write (a key-level endorsement policy) on a key that has no
+// value once the transaction is applied is dropped, as prepareTxOps in
+// the peer's validation does, instead of creating metadata for a key
+// that does not exist.
+func (c *Conn) committable(u *Update) (*Update, error) {
+	type ck struct{ coll, key string }
+	final := map[ck]WriteKind{} // the last data write of each key
+	for _, w := range u.Writes {
+		if w.Kind != WriteMetadata {
+			final[ck{w.Collection, w.Key}] = w.Kind
+		}
+	}
+	out := &Update{TxID: u.TxID, Timestamp: u.Timestamp}
+	for _, w := range u.Writes {
+		if w.Kind == WriteMetadata {
+			switch final[ck{w.Collection, w.Key}] {
+			case WriteDelete, WritePurge:
+				continue
+			case 0: // metadata only: keep it if the key has a committed value
+				v, err := c.o.store.Get(w.Collection, w.Key)
+				if err != nil {
+					return nil, err
+				}
+				if v == nil {
+					continue
+				}
+			}
+		}
+		out.Writes = append(out.Writes, w)
+	}
+	return out, nil
+}

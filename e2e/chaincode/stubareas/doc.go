@@ -52,6 +52,7 @@
 //	Fail                 status message                           answers exactly that status and message (use status ≥ 400)
 //	Panic                message                                  panics; the shim answers status 500
 //	Sleep                ms key                                   waits ms (at most 60000), then puts key = ms; {"key","slept"}
+//	Steps                op...                                    runs each op ("put k v", "rangepage start end size bookmark", "privrange coll start end", … see stepOps) in one transaction; [{"step", "ok", "result", "error"}], never stops at an error
 //
 // Notes for the tests:
 //

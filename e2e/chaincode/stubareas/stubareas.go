@@ -76,6 +76,7 @@ func New() shim.Chaincode {
 		"Fail":   {"status message", 2, 2, fail},
 		"Panic":  {"message", 1, 1, panicking},
 		"Sleep":  {"ms key", 2, 2, jsonResult(sleep)},
+		"Steps":  {"op...", 1, -1, jsonResult(steps)},
 	}}
 }
 

@@ -677,6 +677,73 @@ func cases(t *testing.T) []testCase {
 		},
 		{name: "Sleep", call: inv("Sleep", "20", "slow"), want: `{"key":"slow","slept":"20ms"}`},
 		{name: "Sleep too long", call: inv("Sleep", "60001", "slow"), want: "ERR Sleep: ms 60001 is more than the limit 60000"},
+
+		// Steps: the peer's rules that depend on what the transaction did
+		// before; the same steps run on the real peer in e2e/parity_test.go.
+		{
+			name:  "Steps refuses a paginated query after a write",
+			setup: seed(inv("Put", "a1", "x")),
+			call:  inv("Steps", "put a2 y", "rangepage a b 10 ", "range a b"),
+			check: wantSteps(stepWant{ok: true}, stepWant{err: "Paginated queries are supported only in a read-only transaction"}, stepWant{ok: true, result: "a1"}),
+		},
+		{
+			name:  "Steps refuses writes after a paginated query",
+			setup: seed(inv("Put", "a1", "x")),
+			call:  inv("Steps", "rangepage a b 10 ", "put a2 y", "del a1", "setep a1 Org1MSP"),
+			check: wantSteps(stepWant{ok: true, result: "a1;bookmark=;fetched=1"},
+				stepWant{err: "Transaction has already performed a paginated query. Writes are not allowed"},
+				stepWant{err: "Writes are not allowed"}, stepWant{err: "Writes are not allowed"}),
+		},
+		{
+			name:  "Steps refuses a private range query after a write",
+			call:  inv("Steps", "put a1 x", "privrange "+coll+" a b"),
+			check: wantSteps(stepWant{ok: true}, stepWant{err: "Queries on pvt data is supported only in a read-only transaction"}),
+		},
+		{
+			name:  "Steps refuses writes after a private range query",
+			call:  inv("Steps", "privrange "+coll+" a b", "putpriv "+coll+" a1 x", "put a1 x", "getpriv "+coll+" a1"),
+			check: wantSteps(stepWant{ok: true}, stepWant{err: "Transaction has already performed queries on pvt data. Writes are not allowed"}, stepWant{err: "Writes are not allowed"}, stepWant{ok: true, result: "<nil>"}),
+		},
+		{
+			name: "Steps: a policy on a key without a value is dropped at commit",
+			call: inv("Steps", "setep ghost Org1MSP", "put real v", "setep real Org1MSP"),
+			check: func(t *testing.T, l *shimtest.Ledger, r *shimtest.Result) {
+				wantSteps(stepWant{ok: true}, stepWant{ok: true}, stepWant{ok: true})(t, l, r)
+				wantSteps(stepWant{ok: true, result: ""}, stepWant{ok: true, result: "Org1MSP"})(t, l, l.Do(query("Steps", "getep ghost", "getep real")))
+			},
+		},
+		{name: "Steps bad operation", call: inv("Steps", "jump k"), check: wantSteps(stepWant{err: `"jump" with 1 fields`})},
+	}
+}
+
+// stepWant is what one step of Steps should give: ok with result, or an
+// error containing err.
+type stepWant struct {
+	ok          bool
+	result, err string
+}
+
+func wantSteps(want ...stepWant) func(*testing.T, *shimtest.Ledger, *shimtest.Result) {
+	return func(t *testing.T, l *shimtest.Ledger, r *shimtest.Result) {
+		t.Helper()
+		if !r.OK() {
+			t.Fatal(r)
+		}
+		got := decode[[]struct {
+			Step   string `json:"step"`
+			OK     bool   `json:"ok"`
+			Result string `json:"result"`
+			Error  string `json:"error"`
+		}](t, r.Payload)
+		if len(got) != len(want) {
+			t.Fatalf("%d steps, want %d: %s", len(got), len(want), r.Payload)
+		}
+		for i, w := range want {
+			g := got[i]
+			if g.OK != w.ok || (w.ok && g.Result != w.result) || (!w.ok && !strings.Contains(g.Error, w.err)) {
+				t.Errorf("step %q: ok %v result %q error %q; want ok %v result %q error containing %q", g.Step, g.OK, g.Result, g.Error, w.ok, w.result, w.err)
+			}
+		}
 	}
 }
 
