@@ -15,6 +15,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // DefaultDialTimeout is the peer's default when connection.json has none.
@@ -160,9 +162,15 @@ func (c *Connection) TLSConfig(observe func(*tls.CertificateRequestInfo)) (*tls.
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: c.serverName()}
 	var cert *tls.Certificate
 	if c.ClientAuthRequired {
+		// tls.X509KeyPair is what the peer reads client_key with, so devpeer
+		// accepts exactly what the peer does. When it fails, x509util says
+		// why the key is unusable (encrypted, truncated, ...) better than the
+		// stdlib does; neither error names key material.
 		kp, err := tls.X509KeyPair(c.ClientCert, c.ClientKey)
 		if err != nil {
-			// Never wrap the key bytes; the stdlib error names no key material.
+			if _, kerr := x509util.ParsePrivateKey(c.ClientKey); kerr != nil {
+				return nil, fmt.Errorf("%w: client_key: %w", ErrBadConnection, kerr)
+			}
 			return nil, fmt.Errorf("%w: client_cert/client_key do not form a key pair: %v", ErrBadConnection, err)
 		}
 		cert = &kp

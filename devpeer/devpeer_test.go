@@ -3,7 +3,9 @@ package devpeer_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/ccserver/ccserver/internal/peerside"
 	"github.com/ccserver/ccserver/internal/peerside/rawcc"
 	"github.com/ccserver/ccserver/internal/testpki"
+	"github.com/ccserver/ccserver/internal/x509util"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -109,6 +112,30 @@ func TestKeyNeverInErrors(t *testing.T) {
 	_, err := c.TLSConfig(nil)
 	if err == nil || strings.Contains(err.Error(), string(p.client.KeyPEM[40:80])) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestClientKeyEncodings: client_key as the peer's tlsgen writes it (PKCS#8
+// under "EC PRIVATE KEY") and as an MSP keystore priv_sk (PKCS#8 "PRIVATE
+// KEY") completes a handshake; an encrypted key is refused saying so.
+func TestClientKeyEncodings(t *testing.T) {
+	p := newPKI(t)
+	addr := serve(t, p.mtls(t, p.server), ccid)
+	der, err := x509.MarshalPKCS8PrivateKey(p.client.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"EC PRIVATE KEY", "PRIVATE KEY"} {
+		c := p.conn(addr)
+		c.ClientKey = pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+		if _, err := devpeer.Probe(context.Background(), c, ccid); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+	}
+	c := p.conn(addr)
+	c.ClientKey = pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0}})
+	if _, err := c.TLSConfig(nil); !errors.Is(err, devpeer.ErrBadConnection) || !errors.Is(err, x509util.ErrEncryptedKey) {
+		t.Fatalf("encrypted key: %v", err)
 	}
 }
 

@@ -10,9 +10,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // KeyType names a key algorithm and size.
@@ -108,79 +109,21 @@ func EncodeKeyPEM(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// ParseKeyPEM reads the first private key in data (PKCS#8, SEC 1 "EC
-// PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY"). Errors never quote the key.
+// ParseKeyPEM reads the first private key in data: PKCS#8, SEC 1 or
+// PKCS#1 under any "... PRIVATE KEY" label (Fabric's tlsgen writes PKCS#8
+// as "EC PRIVATE KEY"; MSP keystores hold PKCS#8 "PRIVATE KEY"), with
+// certificates or EC PARAMETERS around it, or raw DER. Encrypted keys are
+// refused with a hint to decrypt them. Errors wrap the x509util sentinels
+// and never quote the key.
 func ParseKeyPEM(data []byte) (crypto.Signer, error) {
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("no PEM private key found (want a PEM block of type PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)")
-		}
-		if len(block.Headers) != 0 {
-			return nil, fmt.Errorf("PEM block %q is encrypted or has headers; give an unencrypted key", block.Type)
-		}
-		var key any
-		var err error
-		switch block.Type {
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("the private key is encrypted; ccpki needs an unencrypted key file (mode 0600)")
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("PEM block %q is not a valid private key: %w", block.Type, err)
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("unsupported private key type %T", key)
-		}
-		return signer, nil
-	}
+	return x509util.ParsePrivateKey(data)
 }
 
-// ParseCertificatesPEM reads every CERTIFICATE block in data, in order. A
-// file with no certificate, a broken block or a private key where
-// certificates are expected is an error.
+// ParseCertificatesPEM reads every CERTIFICATE block in data, in order,
+// skipping text and other blocks (a key in a combined file). A file with no
+// certificate, or a truncated or broken certificate block, is an error.
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := data
-	for n := 1; ; n++ {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		switch {
-		case block.Type == "CERTIFICATE":
-			c, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("PEM block %d: not a valid certificate: %w", n, err)
-			}
-			certs = append(certs, c)
-		case strings.Contains(block.Type, "PRIVATE KEY"):
-			return nil, fmt.Errorf("PEM block %d is a private key, not a certificate; is this the key file?", n)
-		default:
-			return nil, fmt.Errorf("PEM block %d has type %q, want CERTIFICATE", n, block.Type)
-		}
-	}
-	if len(certs) == 0 {
-		if len(bytes.TrimSpace(data)) == 0 {
-			return nil, errors.New("file is empty; want PEM certificates")
-		}
-		return nil, errors.New("no PEM certificate found (want -----BEGIN CERTIFICATE-----)")
-	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, errors.New("trailing data after the last PEM block is not PEM; is the file truncated?")
-	}
-	return certs, nil
+	return x509util.ParseCertificates(data)
 }
 
 // EncodeCertificatesPEM concatenates certificates as PEM blocks.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/internal/fsutil"
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // ErrNotIssuedHere is returned (wrapped) when asked to revoke a certificate
@@ -246,17 +247,8 @@ func (l *Local) WriteCRL(path string, validity time.Duration) (string, error) {
 	return path, fsutil.WriteFile(path, data, 0o644)
 }
 
-// ParseCRL reads a PEM ("X509 CRL") or DER CRL.
+// ParseCRL reads a PEM ("X509 CRL", text and other blocks around it
+// skipped) or DER CRL; of several, the first.
 func ParseCRL(data []byte) (*x509.RevocationList, error) {
-	if block, _ := pem.Decode(data); block != nil {
-		if block.Type != "X509 CRL" {
-			return nil, fmt.Errorf("PEM block has type %q, want X509 CRL", block.Type)
-		}
-		data = block.Bytes
-	}
-	crl, err := x509.ParseRevocationList(data)
-	if err != nil {
-		return nil, fmt.Errorf("not a valid CRL: %w", err)
-	}
-	return crl, nil
+	return x509util.ParseCRL(data)
 }

@@ -3,7 +3,9 @@ package shim
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"net"
 	"os"
@@ -235,6 +237,56 @@ func TestClientModeOverMTLS(t *testing.T) {
 			}
 			err = runClientFor(t, cfg, putCC())
 			if err == nil || !strings.Contains(err.Error(), "EOF") {
+				t.Fatalf("runClient returned %v, want the EOF that ends the stream", err)
+			}
+			sp.checkTransaction(t, "kvstore:1.0", "kvstore-client")
+		})
+	}
+}
+
+// TestClientModeKeyEncodings: the key files a real peer and Fabric's tools
+// hand over work in client mode. The peer's tlsgen writes PKCS#8 DER under
+// the label "EC PRIVATE KEY"; cryptogen and fabric-ca write the MSP
+// keystore's priv_sk as PKCS#8 "PRIVATE KEY".
+func TestClientModeKeyEncodings(t *testing.T) {
+	verifyNoLeaks(t)
+	pki := newClientPKI(t)
+	der, err := x509.MarshalPKCS8PrivateKey(pki.ccLeaf.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsgen := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+	privSK := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	for _, tc := range []struct {
+		name       string
+		base64Path bool
+		file       string // relative to a temp dir
+		key        []byte
+	}{
+		{"tlsgen key, CORE_TLS_CLIENT_KEY_FILE", false, "client.key", tlsgen},
+		{"tlsgen key, CORE_TLS_CLIENT_KEY_PATH (base64)", true, "client.key.b64", []byte(base64.StdEncoding.EncodeToString(tlsgen))},
+		{"MSP keystore priv_sk, CORE_TLS_CLIENT_KEY_FILE", false, filepath.Join("keystore", "priv_sk"), privSK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := startSupportPeer(t, &pki)
+			env := pki.tlsEnv(t, tc.base64Path)
+			keyFile := filepath.Join(t.TempDir(), tc.file)
+			if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(keyFile, tc.key, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tc.base64Path {
+				env["CORE_TLS_CLIENT_KEY_PATH"] = keyFile
+			} else {
+				env["CORE_TLS_CLIENT_KEY_FILE"] = keyFile
+			}
+			cfg, err := loadClientConfig(lookupIn(env), []string{"-peer.address", sp.addr}, os.ReadFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := runClientFor(t, cfg, putCC()); err == nil || !strings.Contains(err.Error(), "EOF") {
 				t.Fatalf("runClient returned %v, want the EOF that ends the stream", err)
 			}
 			sp.checkTransaction(t, "kvstore:1.0", "kvstore-client")

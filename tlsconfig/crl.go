@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // CRLSource decides whether a verified chain is revoked. It is asked at
@@ -89,44 +90,17 @@ type crlState struct {
 	sum      [32]byte
 }
 
-// splitCRLs returns the DER CRLs in data: one DER CRL, or any number of
-// PEM "X509 CRL" blocks.
-func splitCRLs(data []byte) ([][]byte, error) {
-	if !bytes.Contains(data, []byte("-----BEGIN")) {
-		return [][]byte{data}, nil
-	}
-	var ders [][]byte
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type == "X509 CRL" {
-			ders = append(ders, b.Bytes)
-		}
-	}
-	if len(ders) == 0 {
-		return nil, errors.New(`no "X509 CRL" PEM block found`)
-	}
-	return ders, nil
-}
-
 // parseCRLs parses the CRLs in data. A CRL whose issuer is a CA of the
 // trust bundle must verify against it now; a CRL from any other issuer
 // (normally an intermediate, which the bundle need not hold) is checked at
 // handshake against the intermediate of the peer's verified chain.
 func parseCRLs(data []byte, trust []*x509.Certificate) ([]*crlEntry, error) {
-	ders, err := splitCRLs(data)
+	lists, err := x509util.ParseCRLs(data)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*crlEntry, 0, len(ders))
-	for i, der := range ders {
-		rl, err := x509.ParseRevocationList(der)
-		if err != nil {
-			return nil, fmt.Errorf("CRL %d: %w", i+1, err)
-		}
+	out := make([]*crlEntry, 0, len(lists))
+	for i, rl := range lists {
 		e := &crlEntry{list: rl, signers: map[string]signerResult{},
 			revoked: make(map[string]struct{}, len(rl.RevokedCertificateEntries))}
 		for _, r := range rl.RevokedCertificateEntries {

@@ -9,7 +9,8 @@ import (
 // Sentinel errors for the cases callers branch on. Errors returned by this
 // package wrap them, so test with errors.Is.
 var (
-	// ErrNoCertificate: a PEM input holds no CERTIFICATE block.
+	// ErrNoCertificate: a PEM input holds no usable CERTIFICATE block (none,
+	// or one that is truncated or malformed).
 	ErrNoCertificate = errors.New("no certificate found")
 	// ErrNoKey: a key input holds no usable private key.
 	ErrNoKey = errors.New("no usable private key found")
@@ -64,6 +65,13 @@ func (e *FileError) Error() string {
 }
 
 func (e *FileError) Unwrap() error { return e.Err }
+
+// classedError is err, which also matches class with errors.Is, without
+// repeating class's text: the parsers' own messages already say it.
+type classedError struct{ class, err error }
+
+func (e *classedError) Error() string   { return e.err.Error() }
+func (e *classedError) Unwrap() []error { return []error{e.class, e.err} }
 
 func fileErr(file string, err error, fix string, args ...any) error {
 	return &FileError{File: file, Err: err, Fix: fmt.Sprintf(fix, args...)}

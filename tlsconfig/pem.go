@@ -4,68 +4,33 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
-// parseCertsPEM returns every CERTIFICATE block of data, in order.
+// parseCertsPEM returns every CERTIFICATE block of data, in order, other
+// blocks and text skipped. Every failure wraps ErrNoCertificate: a
+// truncated or broken chain is as unusable as a missing one.
 func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, ErrNoCertificate
+	certs, err := x509util.ParseCertificates(data)
+	if err != nil {
+		return nil, &classedError{class: ErrNoCertificate, err: err}
 	}
 	return certs, nil
 }
 
-// parseKeyPEM returns the first private key of data. Errors never quote
-// the input, since it is secret.
+// parseKeyPEM returns the first private key of data, in any encoding real
+// tools write (x509util.ParsePrivateKey). Errors wrap ErrNoKey and never
+// quote the input, since it is secret.
 func parseKeyPEM(data []byte) (crypto.Signer, error) {
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			return nil, ErrNoKey
-		}
-		var k any
-		var err error
-		switch b.Type {
-		case "PRIVATE KEY":
-			k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-		case "EC PRIVATE KEY":
-			k, err = x509.ParseECPrivateKey(b.Bytes)
-		case "RSA PRIVATE KEY":
-			k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, fmt.Errorf("%w: the key is encrypted; decrypt it first", ErrNoKey)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: malformed %s block", ErrNoKey, b.Type)
-		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("%w: unsupported key type %T", ErrNoKey, k)
-		}
-		return s, nil
+	k, err := x509util.ParsePrivateKey(data)
+	if err != nil {
+		return nil, &classedError{class: ErrNoKey, err: err}
 	}
+	return k, nil
 }
 
 type publicKeyEqualer interface{ Equal(crypto.PublicKey) bool }
@@ -90,8 +55,11 @@ func buildIdentity(certPEM, keyPEM []byte, certName, keyName string, now time.Ti
 		return nil, fileErr(certName, err, "put the PEM certificate chain, leaf first, in %s", certName)
 	}
 	key, err := parseKeyPEM(keyPEM)
+	if errors.Is(err, x509util.ErrEncryptedKey) {
+		return nil, fileErr(keyName, err, "decrypt the key (openssl pkey -in KEY -out KEY.plain) and put the plain key, mode 0600, in %s", keyName)
+	}
 	if err != nil {
-		return nil, fileErr(keyName, err, "put the PEM private key (PKCS#8, SEC1 or PKCS#1) for the certificate in %s", keyName)
+		return nil, fileErr(keyName, err, "put the PEM private key (PKCS#8, SEC 1 or PKCS#1) for the certificate in %s", keyName)
 	}
 	leaf := chain[0]
 	if pk, ok := key.Public().(publicKeyEqualer); !ok || !pk.Equal(leaf.PublicKey) {
