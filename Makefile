@@ -5,7 +5,14 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 FUZZTIME ?= 10s
 
-.PHONY: all build test check vet unit fuzz e2e run demo bench bench-smoke clean
+.PHONY: all build test check vet lint vuln unit fuzz e2e run demo bench bench-smoke clean
+
+# Pinned tools, installed into bin/tools on first use.
+TOOLS := $(BIN)/tools
+STATICCHECK := $(TOOLS)/staticcheck
+GOVULNCHECK := $(TOOLS)/govulncheck
+# The offline Go vulnerability database (no network in CI).
+VULNDB ?= ../shared/vulndb/osv.tgz
 
 all: build
 
@@ -20,6 +27,25 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+$(STATICCHECK):
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+$(GOVULNCHECK):
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@v1.9.0
+
+# staticcheck over every module of the repository.
+lint: $(STATICCHECK)
+	$(STATICCHECK) ./...
+	cd e2e && $(STATICCHECK) ./...
+	cd bench && $(STATICCHECK) ./...
+
+# govulncheck against the offline database: exit 3 means a vulnerable
+# symbol our code reaches.
+vuln: $(GOVULNCHECK)
+	@if [ ! -f "$(VULNDB)" ]; then echo "vuln: no offline vulnerability database at $(VULNDB); set VULNDB=path/to/osv.tgz"; exit 1; fi
+	@db=$$(mktemp -d) && trap 'rm -rf "$$db"' EXIT && tar -xzf "$(VULNDB)" -C "$$db" && \
+	  $(GOVULNCHECK) -db "file://$$db/osv" ./...
+
 # Short fuzz runs of every fuzz target; the seed corpus also runs in `unit`.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
@@ -29,12 +55,12 @@ fuzz:
 	  done; \
 	done
 
-test: vet unit fuzz
+test: vet lint unit fuzz vuln
 
-# The quick loop while developing: format, vet, tests without the race
-# detector or fuzzing.
-check: vet
-	$(GO) test -count=1 -timeout 10m ./...
+# The quick loop while developing: format, vet, staticcheck, tests in short
+# mode (no soaks, no child processes), without the race detector or fuzzing.
+check: vet lint
+	$(GO) test -short -count=1 -timeout 10m ./...
 
 # Tests against a real Fabric network (the e2e module): every scenario on
 # Fabric 2.5.16, the stub-area test again on 3.1.5. Binaries come from

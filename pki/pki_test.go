@@ -280,7 +280,7 @@ func TestRevokeAndCRL(t *testing.T) {
 	if len(crl.RevokedCertificateEntries) != 1 || crl.RevokedCertificateEntries[0].ReasonCode != int(ReasonKeyCompromise) {
 		t.Fatalf("CRL entries %+v", crl.RevokedCertificateEntries)
 	}
-	if crl.NextUpdate.Sub(time.Now()) > time.Hour || crl.Number.Int64() != 1 {
+	if time.Until(crl.NextUpdate) > time.Hour || crl.Number.Int64() != 1 {
 		t.Fatalf("nextUpdate %v number %v", crl.NextUpdate, crl.Number)
 	}
 	opts.CRL = crl

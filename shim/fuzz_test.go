@@ -43,11 +43,10 @@ var (
 )
 
 type fuzzMsg struct {
-	typ      byte // with fuzzInput set, fn indexes fuzzFuncs
-	key      byte
-	fn       byte
-	payload  []byte
-	proposal bool
+	typ     byte // with fuzzInput set, fn indexes fuzzFuncs
+	key     byte
+	fn      byte
+	payload []byte
 }
 
 func encodeFuzz(flags byte, msgs ...fuzzMsg) []byte {

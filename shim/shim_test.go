@@ -138,6 +138,7 @@ func TestPanicFailsOnlyThatTransaction(t *testing.T) {
 	cc := &funcCC{
 		init: func(ChaincodeStubInterface) *pb.Response { panic("init boom") },
 		funcs: map[string]func(ChaincodeStubInterface) *pb.Response{
+			//lint:ignore SA5000 a runtime panic on purpose
 			"boom": func(ChaincodeStubInterface) *pb.Response { var m map[string]int; m["x"] = 1; return nil },
 			"slow": func(ChaincodeStubInterface) *pb.Response { <-release; return Success([]byte("slow done")) },
 		}}

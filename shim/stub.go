@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/ccserver/ccserver/shim/internal/engine"
@@ -213,15 +212,6 @@ func (s *ChaincodeStub) SetEvent(name string, payload []byte) error {
 	return nil
 }
 
-// GetMSPID returns the local MSP id from CORE_PEER_LOCALMSPID, as the peer
-// sets it for chaincode it launches.
-func GetMSPID() (string, error) {
-	mspid := os.Getenv("CORE_PEER_LOCALMSPID")
-	if mspid == "" {
-		return "", errors.New("'CORE_PEER_LOCALMSPID' is not set")
-	}
-	return mspid, nil
-}
 
 // ---- calls to the peer ----
 

@@ -245,8 +245,9 @@ func stubCalls(t *testing.T) []stubCall {
 // runStubCall runs c in one transaction against a fresh peer that answers
 // every request with answer, and returns the chaincode's result and the
 // requests the peer saw.
-func runStubCall(t *testing.T, params *pb.ChaincodeAdditionalParams, call func(ChaincodeStubInterface) (any, error),
-	answer func(*pb.ChaincodeMessage) *pb.ChaincodeMessage) (any, error, []*pb.ChaincodeMessage) {
+//
+//lint:ignore ST1008 the chaincode's (value, error) pair comes first, then what the peer saw
+func runStubCall(t *testing.T, params *pb.ChaincodeAdditionalParams, call func(ChaincodeStubInterface) (any, error), answer func(*pb.ChaincodeMessage) *pb.ChaincodeMessage) (any, error, []*pb.ChaincodeMessage) {
 	t.Helper()
 	type result struct {
 		v   any
