@@ -212,7 +212,6 @@ func (s *ChaincodeStub) SetEvent(name string, payload []byte) error {
 	return nil
 }
 
-
 // ---- calls to the peer ----
 
 func (s *ChaincodeStub) call(typ peer.ChaincodeMessage_Type, m proto.Message) ([]byte, error) {
