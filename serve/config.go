@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccserver/ccserver/internal/cli"
 	"github.com/ccserver/ccserver/shim"
 	"github.com/ccserver/ccserver/tlsconfig"
 	"github.com/spf13/pflag"
@@ -92,13 +93,8 @@ type config struct {
 	notes []string
 }
 
-// usageError is a missing, contradictory or insecure setting: exit 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+// usagef is a missing, contradictory or insecure setting: exit 2.
+func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
 
 // resolve applies environment fallbacks to the flags and validates the
 // result. changed reports whether a flag was given on the command line.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccserver/ccserver/internal/cli"
 	"github.com/ccserver/ccserver/shim"
 	"github.com/spf13/pflag"
 )
@@ -17,7 +18,7 @@ func parse(args []string, env map[string]string) (*config, error) {
 	fs := pflag.NewFlagSet("ccserver", pflag.ContinueOnError)
 	v.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return nil, usageError{err}
+		return nil, cli.Usage(err)
 	}
 	return resolve(v, fs.Changed, mapEnv(env))
 }

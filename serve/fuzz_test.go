@@ -3,6 +3,8 @@ package serve
 import (
 	"strings"
 	"testing"
+
+	"github.com/ccserver/ccserver/internal/cli"
 )
 
 // FuzzResolve feeds arbitrary flags and environment values to the
@@ -18,7 +20,7 @@ func FuzzResolve(f *testing.F) {
 		argv := append([]string{"--address", "127.0.0.1:1", "--ccid", "x:1"}, strings.Fields(args)...)
 		c, err := parse(argv, map[string]string{EnvTLSDisabled: disabled, EnvTLSCert: cert, EnvTLSKey: cert, EnvClientCA: ca})
 		if err != nil {
-			if _, ok := err.(usageError); !ok {
+			if !cli.IsUsage(err) {
 				t.Fatalf("error %v is not a usage error", err)
 			}
 			return

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ccserver/ccserver/internal/cli"
 	"github.com/ccserver/ccserver/shim"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -23,11 +23,11 @@ import (
 	"google.golang.org/grpc/keepalive"
 )
 
-// Exit statuses.
+// Exit statuses, the scheme every command shares (internal/cli).
 const (
-	ExitOK      = 0 // served and stopped on a signal or context end
-	ExitFailure = 1 // failed while running (port in use, server error)
-	ExitUsage   = 2 // missing, contradictory or insecure settings
+	ExitOK      = cli.ExitOK     // served and stopped on a signal or context end
+	ExitFailure = cli.ExitFailed // failed while running (port in use, server error)
+	ExitUsage   = cli.ExitUsage  // missing, contradictory or insecure settings
 )
 
 // Env is what Run takes from its process.
@@ -78,15 +78,8 @@ func Run(ctx context.Context, cc shim.Chaincode, env Env) int {
 	}
 	code := ExitOK
 	cmd := newCommand(ctx, cc, env, &code)
-	cmd.SetArgs(env.Args)
-	if err := cmd.Execute(); err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(env.Stderr, "ccserver: %v\n", err)
-			return ExitUsage
-		}
-		fmt.Fprintf(env.Stderr, "ccserver: %v\n", err)
-		return ExitFailure
+	if c := (cli.Program{Name: "ccserver"}).Execute(ctx, cmd, env.Args, env.Stdout, env.Stderr); c != ExitOK {
+		return c
 	}
 	return code
 }
@@ -109,12 +102,10 @@ Signals: SIGTERM or SIGINT drain transactions in flight (up to
 Exit status 2 means a setting is missing, contradictory or insecure.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unexpected argument %q: ccserver takes flags only (see ccserver --help)", args[0])
+				return usagef("unexpected argument %q: ccserver takes flags only", args[0])
 			}
 			return nil
 		},
-		SilenceUsage:  true,
-		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := resolve(v, cmd.Flags().Changed, env.LookupEnv)
 			if err != nil {
@@ -124,11 +115,6 @@ Exit status 2 means a setting is missing, contradictory or insecure.`,
 			return err
 		},
 	}
-	cmd.SetOut(env.Stdout)
-	cmd.SetErr(env.Stderr)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see ccserver --help)", err)}
-	})
 	v.register(cmd.Flags())
 	cmd.Flags().SortFlags = false
 	return cmd
@@ -215,7 +201,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		}
 		// The server never accepted a connection: its settings (TLS files,
 		// keys, CA) are wrong, which is the operator's to fix.
-		return ExitUsage, usageError{err}
+		return ExitUsage, cli.Usage(err)
 	}
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_SERVING)

@@ -1,22 +1,23 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/ccserver/ccserver/devpeer"
+	"github.com/ccserver/ccserver/internal/cli"
 	"github.com/ccserver/ccserver/internal/peerside"
 	"github.com/spf13/cobra"
 )
 
+// exitCodes documents the scheme: 0 to 2 are every command's
+// (internal/cli), 10 to 20 are devpeer's probe diagnoses.
 const exitCodes = `Exit codes:
   0   success (invoke/query: chaincode status < 400)
   1   the chaincode failed the transaction (ERROR or status >= 400) / other failure
@@ -27,13 +28,6 @@ const exitCodes = `Exit codes:
   16  client certificate rejected  17  TLS configured, server is plaintext
   18  plaintext configured, server speaks TLS
   19  CCID mismatch                20  connected, but no chaincode handshake`
-
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
 
 type common struct {
 	connection, address, rootCert, clientCert, clientKey, domain string
@@ -99,21 +93,22 @@ func (c *common) conn() (*devpeer.Connection, error) {
 	return conn, conn.Validate()
 }
 
-func usage(err error) error { return &exitError{code: devpeer.ExitUsage, err: err} }
-
-// dialErr maps a diagnosed dial error to its exit code.
+// dialErr gives a diagnosed dial error its exit code and its fix.
 func dialErr(err error) error {
 	var pe *devpeer.ProbeError
 	if errors.As(err, &pe) {
-		return &exitError{code: pe.Code, err: fmt.Errorf("%s\n  fix: %s\n  detail: %v", pe.Problem, pe.Fix, pe.Err)}
+		return &cli.Error{Code: pe.Code, Hint: pe.Fix, Err: pe}
 	}
 	return err
 }
 
-// Main runs ccpeer with args and returns the exit code.
+// Main runs ccpeer with args and returns the exit code; SIGINT and
+// SIGTERM stop a running bench.
 func Main(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	return cli.Program{Name: "ccpeer"}.Main(newRoot(), args, stdout, stderr)
+}
+
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ccpeer",
 		Short: "A development peer: talk to a chaincode server the way a Fabric peer does",
@@ -122,29 +117,12 @@ does, configured by the same connection.json, and serves the chaincode's state r
 from an embedded state file.
 
 ` + exitCodes,
-		SilenceUsage:  true,
-		SilenceErrors: true,
 	}
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.AddCommand(txCommand(ctx, "invoke", true), txCommand(ctx, "query", false), probeCommand(ctx), benchCommand(ctx))
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintln(stderr, "ccpeer:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "argument") {
-		return devpeer.ExitUsage
-	}
-	return 1
+	root.AddCommand(txCommand("invoke", true), txCommand("query", false), probeCommand(), benchCommand())
+	return root
 }
 
-func txCommand(ctx context.Context, verb string, commit bool) *cobra.Command {
+func txCommand(verb string, commit bool) *cobra.Command {
 	var c common
 	var state, namespace string
 	var transient []string
@@ -168,13 +146,13 @@ namespace per chaincode (--namespace, default: the CCID label).
 		RunE: func(cmd *cobra.Command, args []string) error {
 			conn, err := c.conn()
 			if err != nil {
-				return usage(err)
+				return cli.Usage(err)
 			}
 			tm := map[string][]byte{}
 			for _, kv := range transient {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok || k == "" {
-					return usage(fmt.Errorf("--transient %q: want key=value", kv))
+					return cli.Usagef("--transient %q: want key=value", kv)
 				}
 				tm[k] = []byte(v)
 			}
@@ -194,7 +172,7 @@ namespace per chaincode (--namespace, default: the CCID label).
 			if c.ccid != "" {
 				opts = append(opts, peerside.WithCCID(c.ccid))
 			}
-			client, err := devpeer.Dial(ctx, conn, opts...)
+			client, err := devpeer.Dial(cmd.Context(), conn, opts...)
 			if err != nil {
 				return dialErr(err)
 			}
@@ -203,12 +181,12 @@ namespace per chaincode (--namespace, default: the CCID label).
 			for _, a := range args {
 				bargs = append(bargs, []byte(a))
 			}
-			res, err := client.Execute(ctx, &peerside.Tx{ChannelID: c.channel, Args: bargs, Transient: tm, Commit: commit})
+			res, err := client.Execute(cmd.Context(), &peerside.Tx{ChannelID: c.channel, Args: bargs, Transient: tm, Commit: commit})
 			out := cmd.OutOrStdout()
 			var ce *peerside.ChaincodeError
 			if errors.As(err, &ce) {
 				fmt.Fprintf(out, "txid: %s\nstatus: ERROR\nmessage: %s\n", ce.TxID, ce.Message)
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			if err != nil {
 				return err
@@ -221,7 +199,7 @@ namespace per chaincode (--namespace, default: the CCID label).
 				fmt.Fprintf(out, "committed: %v (%d writes)\n", res.Committed, len(res.Update.Writes))
 			}
 			if res.Response.Status >= 400 {
-				return &exitError{code: 1, err: fmt.Errorf("chaincode returned status %d: %s", res.Response.Status, res.Response.Message)}
+				return fmt.Errorf("chaincode returned status %d: %s", res.Response.Status, res.Response.Message)
 			}
 			return nil
 		},
@@ -241,7 +219,7 @@ func printable(b []byte) string {
 	return fmt.Sprintf("0x%x", b)
 }
 
-func probeCommand(ctx context.Context) *cobra.Command {
+func probeCommand() *cobra.Command {
 	var c common
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -259,9 +237,9 @@ A failure prints what is wrong and how to fix it, with a distinct exit code.
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, err := c.conn()
 			if err != nil {
-				return usage(err)
+				return cli.Usage(err)
 			}
-			rep, err := devpeer.Probe(ctx, conn, c.ccid)
+			rep, err := devpeer.Probe(cmd.Context(), conn, c.ccid)
 			if err != nil {
 				return dialErr(err)
 			}
@@ -290,7 +268,7 @@ A failure prints what is wrong and how to fix it, with a distinct exit code.
 	return cmd
 }
 
-func benchCommand(ctx context.Context) *cobra.Command {
+func benchCommand() *cobra.Command {
 	var c common
 	var mix string
 	var concurrency, connections, pid int
@@ -310,11 +288,11 @@ CPU time per 1000 transactions (from /proc).
 		RunE: func(cmd *cobra.Command, args []string) error {
 			conn, err := c.conn()
 			if err != nil {
-				return usage(err)
+				return cli.Usage(err)
 			}
 			m, err := devpeer.ParseMix(mix, args)
 			if err != nil {
-				return usage(err)
+				return cli.Usage(err)
 			}
 			out := cmd.OutOrStdout()
 			cfg := devpeer.BenchConfig{Conn: conn, CCID: c.ccid, ChannelID: c.channel, Concurrency: concurrency, Connections: connections,
@@ -324,7 +302,7 @@ CPU time per 1000 transactions (from /proc).
 					fmt.Fprintf(cmd.ErrOrStderr(), "%6.1fs %d tx (%.0f tx/s) %d errors\n", p.Elapsed.Seconds(), p.Transactions, float64(p.Transactions)/p.Elapsed.Seconds(), p.Errors)
 				}
 			}
-			res, err := devpeer.Bench(ctx, cfg)
+			res, err := devpeer.Bench(cmd.Context(), cfg)
 			if err != nil {
 				return dialErr(err)
 			}
@@ -346,7 +324,7 @@ CPU time per 1000 transactions (from /proc).
 				}
 			}
 			if res.Errors > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d of %d transactions failed", res.Errors, res.Transactions)}
+				return fmt.Errorf("%d of %d transactions failed", res.Errors, res.Transactions)
 			}
 			return nil
 		},

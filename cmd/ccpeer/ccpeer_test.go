@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ccserver/ccserver/devpeer"
 	"github.com/ccserver/ccserver/examples/assettransfer"
 	"github.com/ccserver/ccserver/internal/peerside/rawcc"
 	"github.com/ccserver/ccserver/internal/testpki"
@@ -64,15 +66,15 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			raw, err := serveRaw(env, server, ca, true)
+			raw, err := serveRaw(env.Defer, server, ca, true)
 			if err != nil {
 				return err
 			}
-			plain, err := serveRaw(env, nil, nil, false)
+			plain, err := serveRaw(env.Defer, nil, nil, false)
 			if err != nil {
 				return err
 			}
-			wrongName, err := serveRaw(env, wrong, ca, true)
+			wrongName, err := serveRaw(env.Defer, wrong, ca, true)
 			if err != nil {
 				return err
 			}
@@ -110,7 +112,9 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-func serveRaw(env *testscript.Env, leaf *testpki.Leaf, ca *testpki.CA, mtls bool) (string, error) {
+// serveRaw serves the raw responder on a loopback port until cleanup
+// runs; with leaf, over TLS (mutual with mtls).
+func serveRaw(cleanup func(func()), leaf *testpki.Leaf, ca *testpki.CA, mtls bool) (string, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -126,7 +130,7 @@ func serveRaw(env *testscript.Env, leaf *testpki.Leaf, ca *testpki.CA, mtls bool
 	s := grpc.NewServer(opts...)
 	peer.RegisterChaincodeServer(s, rawcc.Server{CCID: rawCCID, CC: rawcc.Demo()})
 	go func() { _ = s.Serve(lis) }()
-	env.Defer(s.Stop)
+	cleanup(s.Stop)
 	return lis.Addr().String(), nil
 }
 
@@ -140,4 +144,65 @@ func leafConfig(leaf *testpki.Leaf, ca *testpki.CA, mtls bool) (*tls.Config, err
 		cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, ca.Pool()
 	}
 	return cfg, nil
+}
+
+// TestExitCodes runs Main in process: scripts and health checks branch on
+// the codes --help documents, so each must come out as documented.
+func TestExitCodes(t *testing.T) {
+	ca, other := testpki.NewCA(t), testpki.NewCA(t)
+	server, client := ca.Server(t), ca.Client(t)
+	dir := t.TempDir()
+	file := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caFile, otherFile := file("ca.crt", ca.CertPEM), file("other.crt", other.CertPEM)
+	certFile, keyFile := file("peer.crt", client.CertPEM), file("peer.key", client.KeyPEM)
+	raw, err := serveRaw(t.Cleanup, server, ca, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := serveRaw(t.Cleanup, nil, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	mtls := func(addr string, extra ...string) []string {
+		return append([]string{"probe", "--address", addr, "--tls-root-cert", caFile, "--client-cert", certFile, "--client-key", keyFile}, extra...)
+	}
+	state := filepath.Join(dir, "state.db")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{mtls(raw), 0, "ccid: " + rawCCID},
+		{[]string{"--version"}, 0, "ccpeer version "},
+		{[]string{"probe", "--version"}, 0, "ccpeer version "},
+		{[]string{"probe", "--nope"}, 2, "fix: see 'ccpeer probe --help'"},
+		{[]string{"probe"}, 2, "no chaincode server given"},
+		{[]string{"invoke", "--address", raw}, 2, "requires at least 1 arg"},
+		{[]string{"query", "--address", plain, "--insecure-plaintext", "--state", state, "--transient", "x", "--", "noop"}, 2, `--transient "x"`},
+		{[]string{"invoke", "--address", plain, "--insecure-plaintext", "--state", state, "--", "fail", "broken"}, 1, "message: broken"},
+		{[]string{"probe", "--address", closedAddr, "--insecure-plaintext"}, devpeer.ExitRefused, "fix: start the chaincode server"},
+		{append(mtls(raw)[:3], "--tls-root-cert", otherFile, "--client-cert", certFile, "--client-key", keyFile), devpeer.ExitUnknownAuthority, "not signed by a CA in root_cert"},
+		{[]string{"probe", "--address", raw, "--tls-root-cert", caFile}, devpeer.ExitClientCertNeeded, "requires a client certificate"},
+		{[]string{"probe", "--address", plain, "--tls-root-cert", caFile}, devpeer.ExitPlaintextServer, "server speaks plaintext"},
+		{[]string{"probe", "--address", raw, "--insecure-plaintext"}, devpeer.ExitTLSServer, "server speaks TLS"},
+		{mtls(raw, "--ccid", "wrong:1"), devpeer.ExitCCIDMismatch, `registered as "demo_1.0:1111", not "wrong:1"`},
+	} {
+		var out bytes.Buffer
+		code := Main(tc.args, &out, &out)
+		if code != tc.code || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("ccpeer %s: exit %d (want %d), output:\n%s(want %q)", strings.Join(tc.args, " "), code, tc.code, out.String(), tc.want)
+		}
+	}
 }

@@ -48,6 +48,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"pin", "--nope"}, 2, "unknown flag"},
 		{[]string{"issue", "--ca", ca}, 2, "required flag"},
+		{[]string{"issue", "--ca", ca, "--profile", "server", "--dns", "localhost"}, 2, `required flag(s) "out" not set`},
+		{[]string{"issue", "--ca", ca}, 2, "fix: see 'ccpki issue --help'"},
+		{[]string{"--version"}, 0, "ccpki version "},
+		{[]string{"crl", "--version"}, 0, "ccpki version "},
 		{[]string{"pin", filepath.Join(dir, "missing.pem")}, 1, "missing.pem"},
 		{[]string{"init", "--dir", filepath.Join(dir, "x"), "--key-type", "dsa"}, 2, "unknown key type"},
 	} {

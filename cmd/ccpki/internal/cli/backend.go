@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +27,41 @@ const (
 // wrong file.
 const maxSecretFile = 64 << 10
 
+// caFlags are the flags every verb that signs shares.
+type caFlags struct {
+	dir, config string
+	insecure    bool
+}
+
+func (cf *caFlags) register(c *cobra.Command, required bool) {
+	help := "CA directory made by ccpki init"
+	if required {
+		help += " (required)"
+	}
+	c.Flags().StringVar(&cf.dir, "ca", "", help)
+	c.Flags().StringVar(&cf.config, "ca-config", "", "cfssl ca-config.json whose signing profiles replace the built-in server and client profiles")
+	c.Flags().BoolVar(&cf.insecure, "insecure", false, "accept key, password and auth key files readable by group or others (INSECURE)")
+	if required {
+		_ = c.MarkFlagRequired("ca")
+	}
+}
+
+func (cf *caFlags) open() (*pki.Local, error) {
+	var opts []pki.LocalOption
+	if cf.config != "" {
+		policy, err := pki.LoadSigningConfig(cf.config)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, pki.WithSigningPolicy(policy))
+	}
+	if cf.insecure {
+		opts = append(opts, pki.WithInsecureKeyPermissions())
+	}
+	ca, err := pki.OpenLocal(cf.dir, opts...)
+	return ca, insecureHint(err)
+}
+
 // backendFlags choose the CA that signs (--backend, or inferred from which
 // CA's flags are given) and configure it. Secrets come only from files, so
 // they never show in ps output or shell history.
@@ -41,6 +75,9 @@ type backendFlags struct {
 	cfsslPlaintext                                                              bool
 
 	timeout time.Duration
+
+	// changed reports whether a flag was given, to infer the backend.
+	changed func(name string) bool
 }
 
 var (
@@ -52,6 +89,7 @@ var (
 func (bf *backendFlags) register(c *cobra.Command) {
 	bf.local.register(c, false)
 	f := c.Flags()
+	bf.changed = f.Changed
 	f.StringVar(&bf.kind, "backend", "", "CA backend: local, stepca or cfssl (default: local, or the one whose flags are given)")
 	f.StringVar(&bf.stepURL, "ca-url", "", "step-ca: base URL, e.g. https://ca.example.com:9000")
 	f.StringVar(&bf.stepFingerprint, "ca-fingerprint", "", "step-ca: SHA-256 fingerprint of the root (step certificate fingerprint root_ca.crt)")
@@ -70,11 +108,11 @@ func (bf *backendFlags) register(c *cobra.Command) {
 
 // choose returns the backend the flags name, checking that flags of two
 // backends are not mixed.
-func (bf *backendFlags) choose(c *cobra.Command) (string, error) {
+func (bf *backendFlags) choose() (string, error) {
 	set := func(names []string) []string {
 		var out []string
 		for _, n := range names {
-			if c.Flags().Changed(n) {
+			if bf.changed(n) {
 				out = append(out, "--"+n)
 			}
 		}
@@ -112,15 +150,17 @@ func (bf *backendFlags) choose(c *cobra.Command) (string, error) {
 }
 
 // open returns the backend; local is set when it is the local CA (which
-// also keeps the revocation list and signs CRLs).
-func (bf *backendFlags) open(c *cobra.Command) (backend pki.Backend, local *pki.Local, err error) {
-	kind, err := bf.choose(c)
+// also keeps the revocation list and signs CRLs). needProvisioner is for
+// the verbs that sign a step-ca token (issue, revoke); renew
+// authenticates with the current certificate.
+func (bf *backendFlags) open(needProvisioner bool) (backend pki.Backend, local *pki.Local, err error) {
+	kind, err := bf.choose()
 	if err != nil {
 		return nil, nil, err
 	}
 	switch kind {
 	case backendStepCA:
-		b, err := bf.openStepCA(c.Name() != "renew")
+		b, err := bf.openStepCA(needProvisioner)
 		return b, nil, err
 	case backendCFSSL:
 		b, err := bf.openCFSSL()
@@ -133,8 +173,7 @@ func (bf *backendFlags) open(c *cobra.Command) (backend pki.Backend, local *pki.
 	return l, l, err
 }
 
-// openStepCA needs the provisioner only for verbs that sign a token
-// (issue, revoke); renew authenticates with the current certificate.
+// openStepCA needs the provisioner only for verbs that sign a token.
 func (bf *backendFlags) openStepCA(needProvisioner bool) (*stepca.Client, error) {
 	var missing []string
 	for _, m := range []struct{ flag, val string }{{"--ca-url", bf.stepURL}, {"--ca-fingerprint", bf.stepFingerprint}} {
@@ -165,7 +204,7 @@ func (bf *backendFlags) openStepCA(needProvisioner bool) (*stepca.Client, error)
 	}
 	client, err := stepca.New(cfg)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usage(err)
 	}
 	return client, nil
 }
@@ -194,7 +233,7 @@ func (bf *backendFlags) openCFSSL() (*cfsslremote.Client, error) {
 	}
 	client, err := cfsslremote.New(cfg)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usage(err)
 	}
 	return client, nil
 }
@@ -204,10 +243,7 @@ func (bf *backendFlags) openCFSSL() (*cfsslremote.Client, error) {
 // content; one trailing line break is dropped, as editors add it.
 func (bf *backendFlags) readSecret(path, flag string) ([]byte, error) {
 	if err := fsutil.CheckKeyFile(path, bf.local.insecure); err != nil {
-		if errors.Is(err, fsutil.ErrInsecurePermissions) {
-			return nil, fmt.Errorf("%s: %w (or pass --insecure)", flag, err)
-		}
-		return nil, fmt.Errorf("%s: %w", flag, err)
+		return nil, fmt.Errorf("%s: %w", flag, insecureHint(err))
 	}
 	data, err := fsutil.ReadFile(path, maxSecretFile)
 	if err != nil {
