@@ -63,14 +63,14 @@ check: vet lint
 	$(GO) test -short -count=1 -timeout 10m ./...
 
 # Tests against a real Fabric network (the e2e module): every scenario on
-# Fabric 2.5.16, the stub-area test again on 3.1.5. Binaries come from
+# Fabric 2.5.16, the stub-area and parity tests again on 3.1.5. Binaries come from
 # FABRIC_BIN, or are unpacked once from ../shared/fabric into the user cache.
 E2E_VERSIONS_ALL ?= 2.5.16
 E2E_VERSIONS_STUB ?= 3.1.5
 e2e:
 	cd e2e && $(GO) vet ./... && \
 	for v in $(E2E_VERSIONS_ALL); do FABRIC_VERSION=$$v $(GO) test -count=1 -timeout 20m ./... || exit 1; done && \
-	for v in $(E2E_VERSIONS_STUB); do FABRIC_VERSION=$$v $(GO) test -count=1 -timeout 10m -run 'TestStubAreas|TestStartStop' ./... || exit 1; done
+	for v in $(E2E_VERSIONS_STUB); do FABRIC_VERSION=$$v $(GO) test -count=1 -timeout 10m -run 'TestStubAreas|TestPeerParity|TestStartStop' ./... || exit 1; done
 
 # Dev PKI under certs/ (if none), then ccserver with mTLS in the foreground.
 run: build
