@@ -3,7 +3,8 @@
 // Invoke that switches on the function name, state calls on the stub,
 // composite keys, a paginated range query, an event, the transient map and
 // the invocation context. Its source compiles unchanged against that shim
-// once the import path is switched back (see compat_test.go): moving
+// once the import path is switched back (bench/compat builds it both ways;
+// that module, not this one, requires fabric-chaincode-go): moving
 // chaincode to ccserver is that one import change.
 //
 // Functions (arguments after the name):

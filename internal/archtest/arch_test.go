@@ -91,10 +91,12 @@ func TestImportArrows(t *testing.T) {
 		if under(from, "internal/archtest") {
 			continue
 		}
-		for _, imp := range pkg.prod {
-			if imp == "github.com/hyperledger/fabric-chaincode-go/v2/shim" || strings.HasPrefix(imp, "github.com/hyperledger/fabric-chaincode-go") {
-				t.Errorf("%s imports the anchor shim %s outside tests", from, imp)
+		for _, imp := range pkg.imports {
+			if m := forbiddenModule(imp); m != "" {
+				t.Errorf("%s imports %s (module %s); it belongs in fabricshim/, bench/ or e2e/, tests included", from, imp, m)
 			}
+		}
+		for _, imp := range pkg.prod {
 			if imp == "github.com/smallstep/certificates" || strings.HasPrefix(imp, "github.com/smallstep/certificates/") {
 				t.Errorf("%s links github.com/smallstep/certificates into the product; it is for tests only", from)
 			}
