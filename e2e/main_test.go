@@ -86,8 +86,9 @@ func needFabric(t *testing.T) {
 	}
 }
 
-// buildPrograms builds ccserver, ccpki and ccpeer from the core module and
-// the e2e programs (test chaincodes, our client-mode builder) into binDir.
+// buildPrograms builds ccserver, ccpki and ccpeer from the core module,
+// the e2e programs (test chaincodes, our client-mode builder) and programs
+// of other modules (the contract-api example) into binDir.
 func buildPrograms(ctx context.Context) error {
 	binDir = filepath.Join(workDir, "bin")
 	core := exec.CommandContext(ctx, "go", "build", "-o", binDir+"/", "./cmd/ccserver", "./cmd/ccpki", "./cmd/ccpeer")
@@ -107,6 +108,14 @@ func buildPrograms(ctx context.Context) error {
 		own := exec.CommandContext(ctx, "go", args...)
 		if out, err := own.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build (e2e): %w\n%s", err, out)
+		}
+	}
+	// Programs of this repository's other modules: directory, package.
+	for _, p := range [][2]string{{"../examples/contractapi", "./cmd/rentalcc"}} {
+		b := exec.CommandContext(ctx, "go", "build", "-o", binDir+"/", p[1])
+		b.Dir = p[0]
+		if out, err := b.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build (%s): %w\n%s", p[0], err, out)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(binDir, "clientbuilder")); err == nil {
