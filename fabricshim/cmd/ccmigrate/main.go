@@ -15,101 +15,80 @@
 // and the tests.
 //
 // Exit status: 0 done (notes may remain), 1 the migration failed, 2 bad
-// usage.
+// usage; --version prints the version from the build info.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"os/signal"
 	"runtime/debug"
 
 	"github.com/ccserver/ccserver/fabricshim/internal/migrate"
+	"github.com/ccserver/ccserver/internal/cli"
+	"github.com/spf13/cobra"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
 
-// errUsage marks errors in the command line: exit status 2.
-type errUsage struct{ msg string }
-
-func (e errUsage) Error() string { return e.msg }
-
+// run is main without the process, for tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := migrateCmd(ctx, args, stdout, stderr)
-	var u errUsage
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "ccmigrate: %v\nusage: ccmigrate [--diff] [--ccserver-version V] [DIR]\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "ccmigrate: %v\n", err)
-		return 1
-	}
+	ctx, stop := cli.SignalContext(ctx)
+	defer stop()
+	return cli.Program{Name: "ccmigrate"}.Execute(ctx, newRoot(), args, stdout, stderr)
 }
 
-func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("ccmigrate", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	diff := flags.Bool("diff", false, "print the changes as a unified diff and write nothing")
-	ccVersion := flags.String("ccserver-version", defaultCCServerVersion(), "version of github.com/ccserver/ccserver to require (default: this ccmigrate's version)")
-	showVersion := flags.Bool("version", false, "print ccmigrate's version and exit")
-	flags.Usage = func() {
-		fmt.Fprint(stderr, `usage: ccmigrate [--diff] [--ccserver-version V] [DIR]
-
-Rewrites the v1-shim chaincode module in DIR (default .) in place to run on
+func newRoot() *cobra.Command {
+	var diff bool
+	var ccVersion string
+	root := &cobra.Command{
+		Use:   "ccmigrate [--diff] [--ccserver-version V] [DIR]",
+		Short: "Move a v1-shim chaincode module onto ccserver's shim, in place",
+		Long: `Rewrites the v1-shim chaincode module in DIR (default .) in place to run on
 ccserver's shim: imports, peer.Response by value, go.mod. With --diff it
-only shows what it would change. Then run: go mod tidy && go build ./... &&
-go vet ./... && go test ./...
+only shows what it would change. What it cannot rewrite it lists as notes.
 
-Flags:
-`)
-		flags.PrintDefaults()
+Exit status: 0 done (notes may remain), 1 the migration failed, 2 bad usage.`,
+		Example: `  ccmigrate --diff ./mychaincode
+  ccmigrate ./mychaincode && cd mychaincode && go mod tidy && go build ./... && go vet ./... && go test ./...`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if ccVersion == "" {
+				return cli.WithHint(cli.Usagef("no ccserver version to require"),
+					"name one with --ccserver-version (this build of ccmigrate has no version of its own)")
+			}
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			return migrateModule(cmd.Context(), dir, ccVersion, diff, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage{err.Error()}
+	root.Flags().BoolVar(&diff, "diff", false, "print the changes as a unified diff and write nothing")
+	root.Flags().StringVar(&ccVersion, "ccserver-version", defaultCCServerVersion(),
+		"version of github.com/ccserver/ccserver to require (default: this ccmigrate's version)")
+	return root
+}
+
+func migrateModule(ctx context.Context, dir, ccVersion string, diff bool, stdout, stderr io.Writer) error {
+	res, err := migrate.Plan(ctx, dir, migrate.Options{CCServerVersion: ccVersion})
+	if errors.Is(err, fs.ErrNotExist) {
+		return cli.WithHint(err, "run ccmigrate in the chaincode's module root, or name that directory")
 	}
-	if *showVersion {
-		fmt.Fprintln(stdout, "ccmigrate", buildVersion())
-		return nil
-	}
-	if flags.NArg() > 1 {
-		return errUsage{fmt.Sprintf("one module directory, got %d arguments", flags.NArg())}
-	}
-	if *ccVersion == "" {
-		return errUsage{"--ccserver-version is empty and this build knows no version of ccserver: name one, e.g. --ccserver-version v0.1.0"}
-	}
-	dir := "."
-	if flags.NArg() == 1 {
-		dir = flags.Arg(0)
-	}
-	res, err := migrate.Plan(ctx, dir, migrate.Options{CCServerVersion: *ccVersion})
 	if err != nil {
 		return err
 	}
-	if *diff {
+	if diff {
 		if err := res.WriteDiff(stdout); err != nil {
 			return err
 		}
 	} else if err := res.Apply(); err != nil {
 		return err
 	}
-	report(res, *diff, stderr)
+	report(res, diff, stderr)
 	return nil
 }
 
@@ -152,19 +131,4 @@ func defaultCCServerVersion() string {
 		return ""
 	}
 	return bi.Main.Version
-}
-
-// buildVersion is the module version and VCS revision from the build info.
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v
 }

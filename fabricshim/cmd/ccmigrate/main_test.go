@@ -37,12 +37,13 @@ func TestRun(t *testing.T) {
 		wantStderr string
 		wantWrote  bool
 	}{
-		{"help", func(string) []string { return []string{"--help"} }, 0, "", "usage: ccmigrate", false},
-		{"version", func(string) []string { return []string{"--version"} }, 0, "ccmigrate ", "", false},
-		{"unknown flag", func(string) []string { return []string{"--nope"} }, 2, "", "flag provided but not defined", false},
-		{"two directories", func(dir string) []string { return []string{version, dir, dir} }, 2, "", "one module directory", false},
-		{"no version", func(dir string) []string { return []string{"--ccserver-version=", dir} }, 2, "", "name one", false},
-		{"not a module", func(dir string) []string { return []string{version, filepath.Join(dir, "nosuch")} }, 1, "", "has no go.mod", false},
+		{"help", func(string) []string { return []string{"--help"} }, 0, "Usage:\n  ccmigrate [--diff]", "", false},
+		{"version", func(string) []string { return []string{"--version"} }, 0, "ccmigrate version ", "", false},
+		{"unknown flag", func(string) []string { return []string{"--nope"} }, 2, "", "unknown flag: --nope", false},
+		{"two directories", func(dir string) []string { return []string{version, dir, dir} }, 2, "", "accepts at most 1 arg(s)", false},
+		{"no version", func(dir string) []string { return []string{"--ccserver-version=", dir} }, 2, "", "fix: name one with --ccserver-version", false},
+		{"not a module", func(dir string) []string { return []string{version, filepath.Join(dir, "nosuch")} }, 1, "",
+			"fix: run ccmigrate in the chaincode's module root", false},
 		{"diff", func(dir string) []string { return []string{version, "--diff", dir} }, 0,
 			"+func (c *Counter) Invoke(stub shim.ChaincodeStubInterface) *pb.Response {", "would rewrite 2 Go files", false},
 		{"rewrite", func(dir string) []string { return []string{version, dir} }, 0, "", "next: go mod tidy", true},

@@ -61,7 +61,7 @@ func Plan(ctx context.Context, root string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
-		return nil, fmt.Errorf("%s has no go.mod: run ccmigrate in the chaincode's module root: %w", root, err)
+		return nil, fmt.Errorf("%s has no go.mod: %w", root, err)
 	}
 	res := &Result{Root: abs}
 	files, err := goFiles(abs)
