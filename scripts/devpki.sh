@@ -13,8 +13,9 @@ if [[ -f "$dir/ccid" && -f "$dir/server/tls.crt" && -f "$dir/peer/tls.crt" ]]; t
   exit 0
 fi
 echo ">> creating a development PKI in $dir/ (development material only)"
-rm -rf "$dir"
 mkdir -p "$dir"
+# Start afresh, but keep the tracked README that says what is here.
+find "$dir" -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 "$bin/ccpki" init --dir "$dir/ca" >/dev/null
 "$bin/ccpki" issue --profile server --ca "$dir/ca" --dns "$host" $([[ $host != localhost ]] && echo --dns localhost) --ip 127.0.0.1 --out "$dir/server" >/dev/null
 "$bin/ccpki" issue --profile client --ca "$dir/ca" --cn peer0.org1.example.com --org Org1MSP --out "$dir/peer" >/dev/null
