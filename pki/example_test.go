@@ -40,14 +40,3 @@ func Example() {
 	fmt.Println(kp.Certificate.DNSNames, err)
 	// Output: [localhost] <nil>
 }
-
-// The package id the chaincode server registers with.
-func ExampleCCaaSPackage() {
-	pkg, err := pki.CCaaSPackage("basic_1.0", pki.Connection{Address: "localhost:9999", DialTimeout: "10s"})
-	if err != nil {
-		panic(err)
-	}
-	id := pki.PackageID("basic_1.0", pkg)
-	fmt.Println(id[:10], len(id))
-	// Output: basic_1.0: 74
-}

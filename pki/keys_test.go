@@ -78,23 +78,6 @@ func TestReadKeyEncodings(t *testing.T) {
 	}
 }
 
-// TestConnectionCheckTLSGenKey: connection.json may carry the peer's client
-// key exactly as the peer's tlsgen wrote it.
-func TestConnectionCheckTLSGenKey(t *testing.T) {
-	ca := testpki.NewCA(t)
-	client := ca.Client(t)
-	der, err := x509.MarshalPKCS8PrivateKey(client.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := Connection{Address: "cc.example:9999", DialTimeout: "10s", TLSRequired: true, ClientAuthRequired: true,
-		RootCert: string(ca.CertPEM), ClientCert: string(client.CertPEM),
-		ClientKey: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))}
-	if err := conn.Check(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestParseCertificatesAndCRLSkipOtherBlocks: a combined cert+key file and
 // openssl's text output around the PEM read as the certificates alone; a
 // truncated chain does not read as a shorter one.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -18,14 +19,23 @@ const (
 	CAFile   = "ca.crt" // trust anchors
 )
 
-// CertManagerFiles is the content of the cert-manager layout for issued.
-func CertManagerFiles(issued *Issued, key crypto.Signer) ([]fsutil.File, error) {
+// File is one file of a layout: base name, content and permissions (0600
+// for a key), e.g. to put into a Kubernetes secret instead of a directory.
+type File struct {
+	Name string
+	Data []byte
+	Perm fs.FileMode
+}
+
+// CertManagerFiles is the content of the cert-manager layout for issued:
+// tls.crt, tls.key and ca.crt, in that order.
+func CertManagerFiles(issued *Issued, key crypto.Signer) ([]File, error) {
 	keyPEM, err := EncodeKeyPEM(key)
 	if err != nil {
 		return nil, err
 	}
 	chain := append([]*x509.Certificate{issued.Certificate}, issued.Intermediates...)
-	return []fsutil.File{
+	return []File{
 		{Name: CertFile, Data: EncodeCertificatesPEM(chain...), Perm: 0o644},
 		{Name: KeyFile, Data: keyPEM, Perm: 0o600},
 		{Name: CAFile, Data: EncodeCertificatesPEM(issued.Roots...), Perm: 0o644},
@@ -44,7 +54,11 @@ func WriteCertManager(dir string, issued *Issued, key crypto.Signer, versioned b
 		files = files[:2] // keep the existing ca.crt
 	}
 	if versioned {
-		return fsutil.WriteVersioned(dir, files)
+		gen := make([]fsutil.File, len(files))
+		for i, f := range files {
+			gen[i] = fsutil.File{Name: f.Name, Data: f.Data, Perm: f.Perm}
+		}
+		return fsutil.WriteVersioned(dir, gen)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

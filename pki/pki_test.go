@@ -1,16 +1,12 @@
 package pki
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -371,82 +367,6 @@ func bytesHex(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
-}
-
-func untar(t *testing.T, data []byte) map[string][]byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	out := map[string][]byte{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.ModTime.Unix() != 0 || h.Uid != 0 || h.Mode != 0o100644 {
-			t.Errorf("%s: header not normalised: %+v", h.Name, h)
-		}
-		out[h.Name], _ = io.ReadAll(tr)
-	}
-}
-
-func TestCCaaSPackage(t *testing.T) {
-	ca := testpki.NewCA(t)
-	client := ca.Client(t)
-	conn := Connection{Address: "localhost:9999", DialTimeout: "10s", TLSRequired: true, ClientAuthRequired: true,
-		RootCert: string(ca.CertPEM), ClientCert: string(client.ChainPEM), ClientKey: string(client.KeyPEM)}
-	pkg, err := CCaaSPackage("basic_1.0", conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, _ := CCaaSPackage("basic_1.0", conn)
-	if !bytes.Equal(pkg, again) {
-		t.Fatal("package bytes differ between runs")
-	}
-	id := PackageID("basic_1.0", pkg)
-	if !strings.HasPrefix(id, "basic_1.0:") || len(id) != len("basic_1.0:")+64 {
-		t.Fatalf("id %q", id)
-	}
-	outer := untar(t, pkg)
-	var meta map[string]string
-	if err := json.Unmarshal(outer["metadata.json"], &meta); err != nil || meta["type"] != "ccaas" || meta["label"] != "basic_1.0" {
-		t.Fatalf("metadata %s: %v", outer["metadata.json"], err)
-	}
-	inner := untar(t, outer["code.tar.gz"])
-	var raw map[string]any
-	if err := json.Unmarshal(inner["connection.json"], &raw); err != nil {
-		t.Fatal(err)
-	}
-	if raw["tls_required"] != true || raw["client_auth_required"] != true || raw["dial_timeout"] != "10s" || raw["address"] != "localhost:9999" {
-		t.Fatalf("connection.json %s", inner["connection.json"])
-	}
-	if raw["client_key"] != string(client.KeyPEM) {
-		t.Fatal("client_key not inlined")
-	}
-	bad := conn
-	bad.ClientKey = string(ca.Client(t).KeyPEM)
-	for name, tc := range map[string]struct {
-		label string
-		conn  Connection
-	}{
-		"label":        {"bad label", conn},
-		"address":      {"x", Connection{Address: "localhost", TLSRequired: false}},
-		"key mismatch": {"x", bad},
-		"no root":      {"x", Connection{Address: "a:1", TLSRequired: true}},
-		"tls off":      {"x", Connection{Address: "a:1", RootCert: conn.RootCert}},
-	} {
-		if _, err := CCaaSPackage(tc.label, tc.conn); err == nil {
-			t.Errorf("%s: accepted", name)
-		} else if strings.Contains(err.Error(), "PRIVATE KEY") {
-			t.Errorf("%s: error quotes key material", name)
-		}
-	}
 }
 
 func TestParseErrorsNeverQuoteKeys(t *testing.T) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/internal/fsutil"
 	"github.com/ccserver/ccserver/pki"
 )
@@ -68,10 +70,11 @@ func runPackage(_ context.Context, stdout io.Writer, o packageOptions) error {
 	if err != nil {
 		return err
 	}
-	pkg, err := pki.CCaaSPackage(o.label, conn)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := ccaas.WritePackage(&buf, o.label, conn); err != nil {
 		return usage(err)
 	}
+	pkg := buf.Bytes()
 	if !o.force && exists(o.out) {
 		if old, err := os.ReadFile(o.out); err != nil || string(old) != string(pkg) {
 			return fmt.Errorf("%s exists with other content: %w; pass --force", o.out, pki.ErrExists)
@@ -80,14 +83,14 @@ func runPackage(_ context.Context, stdout io.Writer, o packageOptions) error {
 	if err := fsutil.WriteFile(o.out, pkg, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, pki.PackageID(o.label, pkg))
+	fmt.Fprintln(stdout, ccaas.PackageID(o.label, pkg))
 	return nil
 }
 
 // connection is connection.json from the flags, with the certificates and
 // the key read in; contradictory flags are usage errors.
-func (o packageOptions) connection() (pki.Connection, error) {
-	conn := pki.Connection{Address: o.address, DialTimeout: o.dialTimeout.String(), TLSRequired: !o.plaintext, ClientAuthRequired: !o.plaintext && !o.noClientAuth}
+func (o packageOptions) connection() (ccaas.Connection, error) {
+	conn := ccaas.Connection{Address: o.address, DialTimeout: o.dialTimeout.String(), TLSRequired: !o.plaintext, ClientAuthRequired: !o.plaintext && !o.noClientAuth}
 	if o.plaintext && (o.rootCert != "" || o.clientCert != "" || o.clientKey != "") {
 		return conn, usagef("--insecure-plaintext turns TLS off; drop --root-cert, --client-cert and --client-key")
 	}
