@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/internal/peerside"
 )
 
@@ -71,7 +72,7 @@ func ParseMix(s string, args []string) ([]MixEntry, error) {
 // over Connections streams, each sending its next transaction as soon as
 // the previous one completed, for Duration.
 type BenchConfig struct {
-	Conn        *Connection
+	Conn        ccaas.Connection // as the peer dials: rendered
 	CCID        string
 	ChannelID   string
 	Concurrency int
@@ -178,9 +179,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		opts = append(opts, peerside.WithCCID(cfg.CCID))
 	}
 	for range conns {
-		c, err := Dial(ctx, cfg.Conn, opts...)
+		c, obs, err := dial(ctx, cfg.Conn, opts)
 		if err != nil {
-			return nil, err
+			return nil, diagnose(ctx, cfg.Conn, obs, err)
 		}
 		clients = append(clients, c)
 	}
@@ -209,7 +210,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			for runCtx.Err() == nil {
 				e := pick(cfg.Mix, rng.IntN(totalWeight))
 				t0 := time.Now()
-				res, err := cl.Execute(runCtx, &peerside.Tx{ChannelID: cfg.ChannelID, Args: e.Args})
+				// The engine's Execute: no conversion of results on the load path.
+				res, err := cl.conn.Execute(runCtx, &peerside.Tx{ChannelID: cfg.ChannelID, Args: e.Args})
 				if runCtx.Err() != nil {
 					return // the run ended during this transaction: not counted
 				}

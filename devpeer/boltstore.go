@@ -17,14 +17,18 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// BoltStore is a peerside.Store in a bbolt file, so consecutive ccpeer runs
-// see each other's writes. One file holds many namespaces (chaincodes);
-// a BoltStore serves one of them.
+// BoltStore is a world state in a bbolt file, so consecutive ccpeer runs
+// see each other's writes; pass it to a Client with WithState. One file
+// holds many namespaces (chaincodes); a BoltStore serves one of them.
 //
 // Layout: top-level bucket = namespace; inside it "state/<collection>"
 // (key → value), "meta/<collection>" (key → StateMetadataResult) and
 // "history" (key → bucket of sequence → KeyModification).
-type BoltStore struct {
+type BoltStore struct{ st *boltState }
+
+// boltState is the engine's store interface on the file; it stays
+// unexported so the engine's types stay out of devpeer's API.
+type boltState struct {
 	db *bolt.DB
 	ns []byte
 }
@@ -43,13 +47,13 @@ func OpenBoltStore(path, ns string) (*BoltStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w (is another ccpeer using it?)", path, err)
 	}
-	return &BoltStore{db: db, ns: []byte(ns)}, nil
+	return &BoltStore{&boltState{db: db, ns: []byte(ns)}}, nil
 }
 
 // Close closes the file.
-func (s *BoltStore) Close() error { return s.db.Close() }
+func (s *BoltStore) Close() error { return s.st.db.Close() }
 
-func (s *BoltStore) bucket(tx *bolt.Tx, name string, create bool) (*bolt.Bucket, error) {
+func (s *boltState) bucket(tx *bolt.Tx, name string, create bool) (*bolt.Bucket, error) {
 	root := tx.Bucket(s.ns)
 	if root == nil {
 		if !create {
@@ -67,7 +71,7 @@ func (s *BoltStore) bucket(tx *bolt.Tx, name string, create bool) (*bolt.Bucket,
 }
 
 // Get implements peerside.Store.
-func (s *BoltStore) Get(coll, key string) (v []byte, err error) {
+func (s *boltState) Get(coll, key string) (v []byte, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b, _ := s.bucket(tx, "state/"+coll, false)
 		if b != nil {
@@ -81,7 +85,7 @@ func (s *BoltStore) Get(coll, key string) (v []byte, err error) {
 }
 
 // Metadata implements peerside.Store.
-func (s *BoltStore) Metadata(coll, key string) (map[string][]byte, error) {
+func (s *boltState) Metadata(coll, key string) (map[string][]byte, error) {
 	var out map[string][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, _ := s.bucket(tx, "meta/"+coll, false)
@@ -107,7 +111,7 @@ func (s *BoltStore) Metadata(coll, key string) (map[string][]byte, error) {
 
 // Scan implements peerside.Store. fn runs inside a read transaction and
 // must not write to the store.
-func (s *BoltStore) Scan(coll, start, end string, fn func(string, []byte) bool) error {
+func (s *boltState) Scan(coll, start, end string, fn func(string, []byte) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		b, _ := s.bucket(tx, "state/"+coll, false)
 		if b == nil {
@@ -124,7 +128,7 @@ func (s *BoltStore) Scan(coll, start, end string, fn func(string, []byte) bool) 
 }
 
 // History implements peerside.Store.
-func (s *BoltStore) History(key string) ([]peerside.Modification, error) {
+func (s *boltState) History(key string) ([]peerside.Modification, error) {
 	var out []peerside.Modification
 	err := s.db.View(func(tx *bolt.Tx) error {
 		h, _ := s.bucket(tx, "history", false)
@@ -149,7 +153,7 @@ func (s *BoltStore) History(key string) ([]peerside.Modification, error) {
 }
 
 // Commit implements peerside.Store: one bbolt transaction per Update.
-func (s *BoltStore) Commit(u *peerside.Update) error {
+func (s *boltState) Commit(u *peerside.Update) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, w := range u.Writes {
 			state, err := s.bucket(tx, "state/"+w.Collection, true)
@@ -208,7 +212,7 @@ func putMeta(meta *bolt.Bucket, key []byte, metakey string, value []byte) error 
 	return meta.Put(key, b)
 }
 
-func (s *BoltStore) appendHistory(tx *bolt.Tx, u *peerside.Update, w peerside.Write) error {
+func (s *boltState) appendHistory(tx *bolt.Tx, u *peerside.Update, w peerside.Write) error {
 	h, err := s.bucket(tx, "history", true)
 	if err != nil {
 		return err

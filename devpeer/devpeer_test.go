@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net"
@@ -13,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/devpeer"
-	"github.com/ccserver/ccserver/internal/peerside"
 	"github.com/ccserver/ccserver/internal/peerside/rawcc"
 	"github.com/ccserver/ccserver/internal/testpki"
 	"github.com/ccserver/ccserver/internal/x509util"
@@ -63,56 +62,42 @@ func (p *pki) mtls(t *testing.T, leaf *testpki.Leaf) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{leaf.TLSCertificate(t)}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.ca.Pool()}
 }
 
-func (p *pki) conn(addr string) *devpeer.Connection {
-	return &devpeer.Connection{Address: addr, DialTimeout: 20 * time.Second, TLSRequired: true, ClientAuthRequired: true,
-		RootCert: p.ca.CertPEM, ClientCert: p.client.CertPEM, ClientKey: p.client.KeyPEM}
+func (p *pki) conn(addr string) ccaas.Connection {
+	return ccaas.Connection{Address: addr, DialTimeout: "20s", TLSRequired: true, ClientAuthRequired: true,
+		RootCert: string(p.ca.CertPEM), ClientCert: string(p.client.CertPEM), ClientKey: string(p.client.KeyPEM)}
 }
 
-func TestParseConnection(t *testing.T) {
-	for _, tc := range []struct {
-		name, json, wantErr string
-		check               func(*devpeer.Connection) bool
-	}{
-		{"sample plaintext", `{"address":"cc:9999","dial_timeout":"10s","tls_required":false}`, "", func(c *devpeer.Connection) bool {
-			return c.Address == "cc:9999" && c.DialTimeout == 10*time.Second && !c.TLSRequired
-		}},
-		{"timeout in ns", `{"address":"cc:9999","dial_timeout":2000000000}`, "", func(c *devpeer.Connection) bool { return c.DialTimeout == 2*time.Second }},
-		{"default timeout", `{"address":"cc:9999"}`, "", func(c *devpeer.Connection) bool { return c.DialTimeout == devpeer.DefaultDialTimeout }},
-		{"tls", `{"address":"cc:9999","tls_required":true,"client_auth_required":true,"root_cert":"R","client_cert":"C","client_key":"K","domain":"d"}`, "", func(c *devpeer.Connection) bool {
-			return c.TLSRequired && c.ClientAuthRequired && string(c.RootCert) == "R" && c.Domain == "d"
-		}},
-		{"string boolean", `{"address":"cc:9999","tls_required":"true"}`, `tls_required must be a JSON boolean`, nil},
-		{"bad duration", `{"address":"cc:9999","dial_timeout":"10 seconds"}`, `dial_timeout "10 seconds" is not a duration`, nil},
-		{"bad timeout type", `{"address":"cc:9999","dial_timeout":true}`, `dial_timeout must be a duration string`, nil},
-		{"no address", `{"dial_timeout":"1s"}`, "chaincode address not provided", nil},
-		{"bad address", `{"address":"cc"}`, `address "cc" is not host:port`, nil},
-		{"tls without root", `{"address":"cc:1","tls_required":true}`, "chaincode tls root cert not provided", nil},
-		{"client auth without key", `{"address":"cc:1","tls_required":true,"root_cert":"R","client_auth_required":true}`, "client_key or client_cert is missing", nil},
-		{"not json", `address: cc`, "invalid connection.json", nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := devpeer.ParseConnection([]byte(tc.json))
-			if tc.wantErr != "" {
-				if !errors.Is(err, devpeer.ErrBadConnection) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || !tc.check(c) {
-				t.Fatalf("got %+v, %v", c, err)
-			}
-		})
-	}
-}
-
-func TestKeyNeverInErrors(t *testing.T) {
+// TestBadConnection: settings the peer would refuse are a usage error
+// naming the field, and never quote the key.
+func TestBadConnection(t *testing.T) {
 	p := newPKI(t)
-	c := p.conn("127.0.0.1:1")
-	c.ClientCert = p.otherCA.CertPEM // mismatching pair
-	_, err := c.TLSConfig(nil)
-	if err == nil || strings.Contains(err.Error(), string(p.client.KeyPEM[40:80])) {
-		t.Fatalf("err = %v", err)
+	for name, mod := range map[string]func(*ccaas.Connection){
+		"mismatching pair": func(c *ccaas.Connection) { c.ClientCert = string(p.otherCA.CertPEM) },
+		"unrendered":       func(c *ccaas.Connection) { c.Address = "{{.peername}}:9999" },
+		"no dial timeout":  func(c *ccaas.Connection) { c.DialTimeout = "" },
+		"no root":          func(c *ccaas.Connection) { c.RootCert = "" },
+		"address not h:p":  func(c *ccaas.Connection) { c.Address = "localhost" },
+	} {
+		c := p.conn("127.0.0.1:1")
+		mod(&c)
+		for _, err := range []error{probeErr(c), dialErr(c)} {
+			var pe *devpeer.ProbeError
+			var fe *ccaas.FieldError
+			if !errors.As(err, &pe) || pe.Code != devpeer.ExitUsage || !errors.As(err, &fe) || strings.Contains(err.Error(), string(p.client.KeyPEM[40:80])) {
+				t.Errorf("%s: err = %v", name, err)
+			}
+		}
 	}
+}
+
+func probeErr(c ccaas.Connection) error {
+	_, err := devpeer.Probe(context.Background(), c, "")
+	return err
+}
+
+func dialErr(c ccaas.Connection) error {
+	_, err := devpeer.Dial(context.Background(), c)
+	return err
 }
 
 // TestClientKeyEncodings: client_key as the peer's tlsgen writes it (PKCS#8
@@ -127,14 +112,14 @@ func TestClientKeyEncodings(t *testing.T) {
 	}
 	for _, typ := range []string{"EC PRIVATE KEY", "PRIVATE KEY"} {
 		c := p.conn(addr)
-		c.ClientKey = pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+		c.ClientKey = string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 		if _, err := devpeer.Probe(context.Background(), c, ccid); err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
 	}
 	c := p.conn(addr)
-	c.ClientKey = pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0}})
-	if _, err := c.TLSConfig(nil); !errors.Is(err, devpeer.ErrBadConnection) || !errors.Is(err, x509util.ErrEncryptedKey) {
+	c.ClientKey = string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0}}))
+	if err := probeErr(c); !errors.Is(err, ccaas.ErrInvalid) || !errors.Is(err, x509util.ErrEncryptedKey) {
 		t.Fatalf("encrypted key: %v", err)
 	}
 }
@@ -144,14 +129,14 @@ func TestInvokeOverMTLSWithBoltStore(t *testing.T) {
 	addr := serve(t, p.mtls(t, p.server), ccid)
 	path := filepath.Join(t.TempDir(), "state.db")
 	ctx := context.Background()
-	run := func(commit bool, args ...string) *peerside.Result {
+	run := func(commit bool, args ...string) *devpeer.Result {
 		t.Helper()
 		st, err := devpeer.OpenBoltStore(path, "demo")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		cl, err := devpeer.Dial(ctx, p.conn(addr), peerside.WithCCID(ccid), peerside.WithStore(st))
+		cl, err := devpeer.Dial(ctx, p.conn(addr), devpeer.WithCCID(ccid), devpeer.WithState(st))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,14 +148,19 @@ func TestInvokeOverMTLSWithBoltStore(t *testing.T) {
 		for _, a := range args {
 			bargs = append(bargs, []byte(a))
 		}
-		res, err := cl.Execute(ctx, &peerside.Tx{ChannelID: "mychannel", Args: bargs, Commit: commit})
+		res, err := cl.Execute(ctx, devpeer.Tx{ChannelID: "mychannel", Args: bargs, Commit: commit})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	run(true, "put", "a", "1", "b", "2")
-	run(false, "put", "a", "query-only")
+	if res := run(true, "put", "a", "1", "b", "2"); !res.Committed || len(res.Writes) != 2 || res.Writes[0].Kind != devpeer.WritePut ||
+		res.Writes[0].Kind.String() != "put" || res.Writes[0].Key != "a" || string(res.Writes[0].Value) != "1" {
+		t.Fatalf("put: %+v", res)
+	}
+	if res := run(false, "put", "a", "query-only"); res.Committed || len(res.Writes) != 1 {
+		t.Fatalf("query: %+v", res)
+	}
 	run(true, "putmeta", "a", "VALIDATION_PARAMETER", "ep")
 	run(true, "putpriv", "c1", "p", "secret")
 	run(true, "getput", "a", "3")
@@ -198,48 +188,6 @@ func TestInvokeOverMTLSWithBoltStore(t *testing.T) {
 	}
 }
 
-// TestStoresAgree runs the same commits on MemStore and BoltStore and
-// compares every read.
-func TestStoresAgree(t *testing.T) {
-	bs, err := devpeer.OpenBoltStore(filepath.Join(t.TempDir(), "s.db"), "ns")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.Close()
-	ms := peerside.NewMemStore()
-	ts := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
-	updates := []*peerside.Update{
-		{TxID: "t1", Timestamp: ts, Writes: []peerside.Write{{Kind: peerside.WritePut, Key: "b", Value: []byte("1")}, {Kind: peerside.WritePut, Key: "a", Value: []byte("2")}, {Kind: peerside.WritePut, Collection: "c", Key: "x", Value: []byte("p")}}},
-		{TxID: "t2", Timestamp: ts.Add(time.Second), Writes: []peerside.Write{{Kind: peerside.WriteMetadata, Key: "a", MetaKey: "m1", Value: []byte("v1")}, {Kind: peerside.WriteMetadata, Key: "a", MetaKey: "m0", Value: []byte("v0")}, {Kind: peerside.WriteDelete, Key: "b"}}},
-		{TxID: "t3", Timestamp: ts.Add(2 * time.Second), Writes: []peerside.Write{{Kind: peerside.WritePut, Key: "b", Value: []byte("3")}, {Kind: peerside.WritePurge, Collection: "c", Key: "x"}, {Kind: peerside.WritePut, Key: "c", Value: []byte("4")}}},
-	}
-	for _, u := range updates {
-		if err := bs.Commit(u); err != nil {
-			t.Fatal(err)
-		}
-		_ = ms.Commit(u)
-	}
-	dump := func(s peerside.Store) string {
-		var b strings.Builder
-		for _, coll := range []string{"", "c"} {
-			_ = s.Scan(coll, "", "", func(k string, v []byte) bool { b.WriteString(coll + "/" + k + "=" + string(v) + ";"); return true })
-			_ = s.Scan(coll, "a", "c", func(k string, v []byte) bool { b.WriteString("[" + k + "]"); return true })
-		}
-		for _, k := range []string{"a", "b", "zz"} {
-			v, _ := s.Get("", k)
-			md, _ := s.Metadata("", k)
-			h, _ := s.History(k)
-			mj, _ := json.Marshal(md)
-			hj, _ := json.Marshal(h)
-			b.WriteString(k + ":" + string(v) + string(mj) + string(hj) + ";")
-		}
-		return b.String()
-	}
-	if m, bo := dump(ms), dump(bs); m != bo {
-		t.Fatalf("stores disagree:\nmem  %s\nbolt %s", m, bo)
-	}
-}
-
 func TestProbe(t *testing.T) {
 	p := newPKI(t)
 	wrongName := p.ca.Server(t, testpki.WithDNS("chaincode.example.com"), testpki.WithIP())
@@ -257,37 +205,37 @@ func TestProbe(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		addr     string
-		conn     func(addr string) *devpeer.Connection
+		conn     func(addr string) ccaas.Connection
 		ccid     string
 		wantCode int
 		wantText string
 	}{
 		{"mtls ok", serve(t, p.mtls(t, p.server), ccid), p.conn, ccid, devpeer.ExitOK, ""},
-		{"tls without client auth ok", serve(t, tlsNoClientAuth, ccid), func(a string) *devpeer.Connection {
+		{"tls without client auth ok", serve(t, tlsNoClientAuth, ccid), func(a string) ccaas.Connection {
 			c := p.conn(a)
 			c.ClientAuthRequired = false
 			return c
 		}, "", devpeer.ExitOK, ""},
-		{"unknown authority", serve(t, p.mtls(t, p.server), ccid), func(a string) *devpeer.Connection {
+		{"unknown authority", serve(t, p.mtls(t, p.server), ccid), func(a string) ccaas.Connection {
 			c := p.conn(a)
-			c.RootCert = p.otherCA.CertPEM
+			c.RootCert = string(p.otherCA.CertPEM)
 			return c
 		}, ccid, devpeer.ExitUnknownAuthority, "not signed by a CA in root_cert"},
 		{"name mismatch", serve(t, p.mtls(t, wrongName), ccid), p.conn, ccid, devpeer.ExitNameMismatch, `does not cover the name "127.0.0.1"`},
 		{"expired", serve(t, p.mtls(t, expired), ccid), p.conn, ccid, devpeer.ExitExpired, "expired"},
-		{"client cert missing", serve(t, p.mtls(t, p.server), ccid), func(a string) *devpeer.Connection {
+		{"client cert missing", serve(t, p.mtls(t, p.server), ccid), func(a string) ccaas.Connection {
 			c := p.conn(a)
 			c.ClientAuthRequired = false
 			return c
 		}, ccid, devpeer.ExitClientCertNeeded, "requires a client certificate"},
-		{"client cert from another CA", serve(t, p.mtls(t, p.server), ccid), func(a string) *devpeer.Connection {
+		{"client cert from another CA", serve(t, p.mtls(t, p.server), ccid), func(a string) ccaas.Connection {
 			c := p.conn(a)
-			c.ClientCert, c.ClientKey = foreignClient.CertPEM, foreignClient.KeyPEM
+			c.ClientCert, c.ClientKey = string(foreignClient.CertPEM), string(foreignClient.KeyPEM)
 			return c
 		}, ccid, devpeer.ExitClientCertRefused, "rejected the client certificate"},
 		{"plaintext server", serve(t, nil, ccid), p.conn, ccid, devpeer.ExitPlaintextServer, "server speaks plaintext"},
-		{"tls server, plaintext config", serve(t, p.mtls(t, p.server), ccid), func(a string) *devpeer.Connection {
-			return &devpeer.Connection{Address: a, DialTimeout: 20 * time.Second}
+		{"tls server, plaintext config", serve(t, p.mtls(t, p.server), ccid), func(a string) ccaas.Connection {
+			return ccaas.Connection{Address: a, DialTimeout: "20s"}
 		}, ccid, devpeer.ExitTLSServer, "server speaks TLS but tls_required is false"},
 		{"refused", refused, p.conn, ccid, devpeer.ExitRefused, "nothing accepts connections"},
 		{"ccid mismatch", serve(t, p.mtls(t, p.server), "other:1"), p.conn, ccid, devpeer.ExitCCIDMismatch, `registered as "other:1"`},

@@ -1,39 +1,49 @@
 package devpeer_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"testing"
+	"os"
 
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/devpeer"
 )
 
-func ExampleParseConnection() {
-	c, err := devpeer.ParseConnection([]byte(`{"address":"basic.org1.example.com:9999","dial_timeout":"10s","tls_required":false}`))
-	fmt.Println(c.Address, c.DialTimeout, c.TLSRequired, err)
-	_, err = devpeer.ParseConnection([]byte(`{"address":"cc:9999","tls_required":"true"}`))
-	fmt.Println(err != nil)
-	// Output:
-	// basic.org1.example.com:9999 10s false <nil>
-	// true
-}
-
-func FuzzParseConnection(f *testing.F) {
-	for _, s := range []string{
-		`{"address":"cc:9999","dial_timeout":"10s","tls_required":false}`,
-		`{"address":"cc:9999","dial_timeout":5000000,"tls_required":true,"root_cert":"x"}`,
-		`{"address":"cc:9999","client_auth_required":"true"}`,
-		`{"address":"[::1]:1","domain":"d","tls_required":true,"client_auth_required":true,"root_cert":"r","client_cert":"c","client_key":"k"}`,
-		`{`, `null`,
-	} {
-		f.Add([]byte(s))
+// A chaincode server's test can act as its peer: read the package's
+// connection.json, fill it as the peer's builder would, dial, invoke.
+func ExampleDial() {
+	raw, err := os.ReadFile("connection.json")
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := devpeer.ParseConnection(b)
-		if err != nil {
-			return
+	conn, err := ccaas.ParseConnection(raw)
+	if err == nil {
+		conn, err = conn.Render([]byte(os.Getenv("CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG")))
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	client, err := devpeer.Dial(ctx, conn, devpeer.WithCCID("basic_1.0:4f2a..."))
+	if err != nil {
+		var pe *devpeer.ProbeError
+		if errors.As(err, &pe) {
+			fmt.Println(pe.Problem, "; fix:", pe.Fix)
 		}
-		if err := c.Validate(); err != nil {
-			t.Fatalf("parsed connection fails validation: %v", err)
-		}
-	})
+		return
+	}
+	defer client.Close()
+	res, err := client.Execute(ctx, devpeer.Tx{ChannelID: "mychannel", Args: [][]byte{[]byte("ReadAsset"), []byte("asset1")}})
+	var ce *devpeer.ChaincodeError
+	switch {
+	case errors.As(err, &ce):
+		fmt.Println("chaincode failed:", ce.Message)
+	case err != nil:
+		fmt.Println(err)
+	default:
+		fmt.Println(res.Response.Status, string(res.Response.Payload))
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/internal/peerside"
 )
 
@@ -78,8 +79,9 @@ func (e *ProbeError) Unwrap() error { return e.Err }
 
 // Probe connects as the peer would, completes the chaincode handshake
 // (checking ccid when not empty), measures a KEEPALIVE round trip and
-// reports the TLS session. Failures come back as *ProbeError.
-func Probe(ctx context.Context, conn *Connection, ccid string) (*ProbeReport, error) {
+// reports the TLS session. Failures come back as *ProbeError; invalid
+// connection settings have Code ExitUsage.
+func Probe(ctx context.Context, conn ccaas.Connection, ccid string) (*ProbeReport, error) {
 	if err := conn.Validate(); err != nil {
 		return nil, &ProbeError{Code: ExitUsage, Problem: "connection settings are invalid", Fix: "correct connection.json or the flags", Err: err}
 	}
@@ -88,7 +90,7 @@ func Probe(ctx context.Context, conn *Connection, ccid string) (*ProbeReport, er
 	if ccid != "" {
 		opts = append(opts, peerside.WithCCID(ccid))
 	}
-	client, obs, err := dial(ctx, conn, opts...)
+	client, obs, err := dial(ctx, conn, opts)
 	if err != nil {
 		return nil, diagnose(ctx, conn, obs, err)
 	}
@@ -101,7 +103,7 @@ func Probe(ctx context.Context, conn *Connection, ccid string) (*ProbeReport, er
 		rep.Version = tls.VersionName(st.Version)
 		rep.CipherSuite = tls.CipherSuiteName(st.CipherSuite)
 		rep.ALPN = st.NegotiatedProtocol
-		rep.ServerName = conn.serverName()
+		rep.ServerName = conn.ServerName()
 		for _, c := range st.PeerCertificates {
 			rep.Chain = append(rep.Chain, certInfo(c))
 		}
@@ -129,11 +131,11 @@ func certInfo(c *x509.Certificate) CertInfo {
 }
 
 // diagnose turns a dial failure into a ProbeError with a named cause.
-func diagnose(ctx context.Context, conn *Connection, obs *tlsObserver, err error) *ProbeError {
+func diagnose(ctx context.Context, conn ccaas.Connection, obs *tlsObserver, err error) *ProbeError {
 	pe := func(code int, problem, fix string) *ProbeError {
 		return &ProbeError{Code: code, Problem: problem, Fix: fix, Err: err}
 	}
-	if errors.Is(err, ErrBadConnection) {
+	if errors.Is(err, ccaas.ErrInvalid) {
 		return pe(ExitUsage, "connection settings are invalid", "correct connection.json or the flags")
 	}
 	var mm *peerside.CCIDMismatchError
@@ -213,13 +215,13 @@ func diagnose(ctx context.Context, conn *Connection, obs *tlsObserver, err error
 // catch an alert the server sends after it, e.g. rejecting the client
 // certificate. A server that is happy waits for our data: then the read
 // times out after the dial timeout and nil is returned.
-func postHandshakeAlert(ctx context.Context, conn *Connection) error {
-	cfg, err := conn.TLSConfig(nil)
+func postHandshakeAlert(ctx context.Context, conn ccaas.Connection) error {
+	cfg, err := tlsConfig(conn, nil)
 	if err != nil || cfg == nil {
 		return nil
 	}
 	cfg.NextProtos = []string{"h2"}
-	ctx, cancel := context.WithTimeout(ctx, conn.DialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout(conn))
 	defer cancel()
 	c, err := (&tls.Dialer{Config: cfg}).DialContext(ctx, "tcp", conn.Address)
 	if err != nil {
@@ -239,8 +241,8 @@ func postHandshakeAlert(ctx context.Context, conn *Connection) error {
 
 // speaksTLS tries a TLS handshake without verification, to tell a TLS
 // server from a broken plaintext one.
-func speaksTLS(ctx context.Context, conn *Connection) bool {
-	ctx, cancel := context.WithTimeout(ctx, conn.DialTimeout)
+func speaksTLS(ctx context.Context, conn ccaas.Connection) bool {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout(conn))
 	defer cancel()
 	d := &tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}} // #nosec G402 -- only detects a TLS speaker; nothing is sent
 	c, err := d.DialContext(ctx, "tcp", conn.Address)
@@ -252,4 +254,13 @@ func speaksTLS(ctx context.Context, conn *Connection) bool {
 	}
 	c.Close()
 	return true
+}
+
+// dialTimeout is the peer's dial timeout for a conn that passed Validate.
+func dialTimeout(conn ccaas.Connection) time.Duration {
+	d, err := conn.Timeout()
+	if err != nil {
+		return ccaas.DefaultDialTimeout
+	}
+	return d
 }

@@ -10,9 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/devpeer"
 	"github.com/ccserver/ccserver/internal/cli"
-	"github.com/ccserver/ccserver/internal/peerside"
 	"github.com/spf13/cobra"
 )
 
@@ -29,8 +29,13 @@ const exitCodes = `Exit codes:
   18  plaintext configured, server speaks TLS
   19  CCID mismatch                20  connected, but no chaincode handshake`
 
+// builderConfigEnv is the peer's variable the ccaas builder fills
+// connection.json's templates from; ccpeer reads it the same way.
+const builderConfigEnv = "CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG"
+
 type common struct {
 	connection, address, rootCert, clientCert, clientKey, domain string
+	builderConfig                                                string
 	dialTimeout                                                  time.Duration
 	insecurePlaintext                                            bool
 	ccid, channel                                                string
@@ -38,7 +43,8 @@ type common struct {
 
 func (c *common) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&c.connection, "connection", "", "connection.json as installed on the peer (address, dial_timeout, tls_required, client_auth_required, client_key, client_cert, root_cert, domain)")
+	f.StringVar(&c.connection, "connection", "", "connection.json as in the package the peer installs (address, dial_timeout, tls_required, client_auth_required, client_key, client_cert, root_cert), processed as the peer's ccaas builder does")
+	f.StringVar(&c.builderConfig, "builder-config", "", "JSON object the templates in --connection are filled from, as the ccaas builder does (default $"+builderConfigEnv+")")
 	f.StringVar(&c.address, "address", "", "chaincode server host:port (instead of --connection)")
 	f.StringVar(&c.rootCert, "tls-root-cert", "", "PEM file of the CA that issued the server certificate; enables TLS")
 	f.StringVar(&c.clientCert, "client-cert", "", "PEM file of the client (peer) certificate; enables client auth")
@@ -50,47 +56,82 @@ func (c *common) register(cmd *cobra.Command) {
 	f.StringVar(&c.channel, "channel", "mychannel", "channel ID")
 }
 
-func readPEM(path, what string) ([]byte, error) {
+func readPEM(path, what string) (string, error) {
 	if path == "" {
-		return nil, nil
+		return "", nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
+		return "", fmt.Errorf("read %s: %w", what, err)
 	}
-	return b, nil
+	return string(b), nil
 }
 
-func (c *common) conn() (*devpeer.Connection, error) {
+// conn is the connection the peer would dial. A --connection file goes
+// the way of a package's connection.json through the peer: the ccaas
+// builder's decoding and templating (from --builder-config, else the
+// environment), then the peer's checks. Notes go to stderr.
+func (c *common) conn(cmd *cobra.Command) (ccaas.Connection, error) {
 	if c.connection != "" {
-		if c.address != "" || c.rootCert != "" || c.clientCert != "" || c.clientKey != "" {
-			return nil, errors.New("use either --connection or --address/--tls-root-cert/--client-cert/--client-key, not both")
+		if c.address != "" || c.rootCert != "" || c.clientCert != "" || c.clientKey != "" || c.domain != "" {
+			return ccaas.Connection{}, errors.New("use either --connection or --address/--tls-root-cert/--client-cert/--client-key/--domain, not both")
 		}
-		return devpeer.LoadConnection(c.connection)
+		cfg := os.Getenv(builderConfigEnv)
+		if cmd.Flags().Changed("builder-config") {
+			cfg = c.builderConfig
+		}
+		return loadConnection(c.connection, []byte(cfg), cmd.ErrOrStderr())
+	}
+	if c.builderConfig != "" {
+		return ccaas.Connection{}, errors.New("--builder-config fills the templates of a --connection file; with --address there are none")
 	}
 	if c.address == "" {
-		return nil, errors.New("no chaincode server given: pass --connection connection.json or --address host:port")
+		return ccaas.Connection{}, errors.New("no chaincode server given: pass --connection connection.json or --address host:port")
 	}
-	conn := &devpeer.Connection{Address: c.address, DialTimeout: c.dialTimeout, Domain: c.domain}
+	conn := ccaas.Connection{Address: c.address, DialTimeout: c.dialTimeout.String(), Domain: c.domain}
 	var err error
 	if conn.RootCert, err = readPEM(c.rootCert, "--tls-root-cert"); err != nil {
-		return nil, err
+		return ccaas.Connection{}, err
 	}
 	if conn.ClientCert, err = readPEM(c.clientCert, "--client-cert"); err != nil {
-		return nil, err
+		return ccaas.Connection{}, err
 	}
 	if conn.ClientKey, err = readPEM(c.clientKey, "--client-key"); err != nil {
-		return nil, err
+		return ccaas.Connection{}, err
 	}
-	conn.TLSRequired = conn.RootCert != nil
-	conn.ClientAuthRequired = conn.ClientCert != nil || conn.ClientKey != nil
+	conn.TLSRequired = c.rootCert != ""
+	conn.ClientAuthRequired = c.clientCert != "" || c.clientKey != ""
 	if !conn.TLSRequired && !c.insecurePlaintext {
-		return nil, errors.New("no --tls-root-cert given: pass the server's CA, or --insecure-plaintext to connect without TLS")
+		return ccaas.Connection{}, errors.New("no --tls-root-cert given: pass the server's CA, or --insecure-plaintext to connect without TLS")
 	}
 	if conn.TLSRequired && c.insecurePlaintext {
-		return nil, errors.New("--insecure-plaintext conflicts with --tls-root-cert")
+		return ccaas.Connection{}, errors.New("--insecure-plaintext conflicts with --tls-root-cert")
 	}
 	return conn, conn.Validate()
+}
+
+// loadConnection reads a package's connection.json and renders it with
+// builderConfig, as the peer's ccaas builder does before the peer reads it.
+func loadConnection(path string, builderConfig []byte, warn io.Writer) (ccaas.Connection, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ccaas.Connection{}, fmt.Errorf("read connection file: %w", err)
+	}
+	pkg, err := ccaas.ParseConnection(b)
+	if err != nil {
+		return ccaas.Connection{}, fmt.Errorf("%s: %w", path, err)
+	}
+	conn, err := pkg.Render(builderConfig)
+	if err != nil {
+		return ccaas.Connection{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if pkg.Domain != "" {
+		fmt.Fprintf(warn, "ccpeer: note: %s sets \"domain\", which the peer's ccaas builder drops: the server certificate must cover the host of \"address\" (pass --address with --domain to act as a Fabric ≥ 3.0 peer whose builder keeps it)\n", path)
+	}
+	if err := conn.Validate(); err != nil {
+		return ccaas.Connection{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return conn, nil
 }
 
 // dialErr gives a diagnosed dial error its exit code and its fix.
@@ -115,6 +156,12 @@ func newRoot() *cobra.Command {
 		Long: `ccpeer dials a chaincode server ("chaincode as a service") exactly as a Fabric peer
 does, configured by the same connection.json, and serves the chaincode's state requests
 from an embedded state file.
+
+--connection takes connection.json as it is in the package (ccpki package writes it) and
+treats it as the peer's ccaas builder does: every string field is a Go template filled
+from the JSON object in --builder-config or $CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG (a
+missing key is an error), TLS fields count only with tls_required, and "domain" is
+dropped; dial_timeout must be a duration string such as "10s".
 
 ` + exitCodes,
 	}
@@ -144,7 +191,7 @@ namespace per chaincode (--namespace, default: the CCID label).
 ` + exitCodes,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conn, err := c.conn()
+			conn, err := c.conn(cmd)
 			if err != nil {
 				return cli.Usage(err)
 			}
@@ -168,9 +215,9 @@ namespace per chaincode (--namespace, default: the CCID label).
 				return err
 			}
 			defer st.Close()
-			opts := []peerside.Option{peerside.WithStore(st), peerside.WithNamespace(ns)}
+			opts := []devpeer.Option{devpeer.WithState(st), devpeer.WithNamespace(ns)}
 			if c.ccid != "" {
-				opts = append(opts, peerside.WithCCID(c.ccid))
+				opts = append(opts, devpeer.WithCCID(c.ccid))
 			}
 			client, err := devpeer.Dial(cmd.Context(), conn, opts...)
 			if err != nil {
@@ -181,9 +228,9 @@ namespace per chaincode (--namespace, default: the CCID label).
 			for _, a := range args {
 				bargs = append(bargs, []byte(a))
 			}
-			res, err := client.Execute(cmd.Context(), &peerside.Tx{ChannelID: c.channel, Args: bargs, Transient: tm, Commit: commit})
+			res, err := client.Execute(cmd.Context(), devpeer.Tx{ChannelID: c.channel, Args: bargs, Transient: tm, Commit: commit})
 			out := cmd.OutOrStdout()
-			var ce *peerside.ChaincodeError
+			var ce *devpeer.ChaincodeError
 			if errors.As(err, &ce) {
 				fmt.Fprintf(out, "txid: %s\nstatus: ERROR\nmessage: %s\n", ce.TxID, ce.Message)
 				return err
@@ -196,7 +243,7 @@ namespace per chaincode (--namespace, default: the CCID label).
 				fmt.Fprintf(out, "event: %s %s\n", res.Event.EventName, printable(res.Event.Payload))
 			}
 			if commit {
-				fmt.Fprintf(out, "committed: %v (%d writes)\n", res.Committed, len(res.Update.Writes))
+				fmt.Fprintf(out, "committed: %v (%d writes)\n", res.Committed, len(res.Writes))
 			}
 			if res.Response.Status >= 400 {
 				return fmt.Errorf("chaincode returned status %d: %s", res.Response.Status, res.Response.Message)
@@ -235,7 +282,7 @@ A failure prints what is wrong and how to fix it, with a distinct exit code.
   ccpeer probe --address cc.example.com:9999 --tls-root-cert ca.crt --client-cert peer.crt --client-key peer.key --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := c.conn()
+			conn, err := c.conn(cmd)
 			if err != nil {
 				return cli.Usage(err)
 			}
@@ -286,7 +333,7 @@ CPU time per 1000 transactions (from /proc).
 		Example: `  ccpeer bench --connection connection.json --mix noop=1,getput=1 --concurrency 64 --connections 4 --duration 30s
   ccpeer bench --address localhost:9999 --tls-root-cert ca.crt --client-cert peer.crt --client-key peer.key --mix ReadAsset -- asset1 --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conn, err := c.conn()
+			conn, err := c.conn(cmd)
 			if err != nil {
 				return cli.Usage(err)
 			}

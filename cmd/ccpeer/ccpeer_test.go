@@ -105,6 +105,15 @@ func TestScripts(t *testing.T) {
 					return err
 				}
 			}
+			// conn-tmpl.json is conn-raw.json with the address left to
+			// the builder config; conn-domain.json names the wrong-name
+			// server's DNS SAN in "domain", which the ccaas builder drops.
+			for file, extra := range map[string]string{"conn-tmpl.json": `"address":"{{.addr}}"`, "conn-domain.json": fmt.Sprintf(`"address":%q,"domain":"elsewhere.example.com"`, wrongName)} {
+				js := fmt.Sprintf(`{%s,"dial_timeout":"20s","tls_required":true,"client_auth_required":true,"root_cert":%q,"client_cert":%q,"client_key":%q}`, extra, ca.CertPEM, client.CertPEM, client.KeyPEM)
+				if err := os.WriteFile(filepath.Join(env.WorkDir, file), []byte(js), 0o600); err != nil {
+					return err
+				}
+			}
 			env.Setenv("RAWCCID", rawCCID)
 			env.Setenv("SHIMCCID", shimCCID)
 			return nil

@@ -1,8 +1,10 @@
 // Package archtest checks the import arrows of design.md: dependencies point
 // down only, tlsconfig imports of ours only the helpers x509util and
-// fsutil, which import nothing but the standard library, pki never imports
-// shim, devpeer never reaches into shim/internal, and library packages read
-// no flags.
+// fsutil, which import nothing but the standard library, ccaas is a leaf
+// (the standard library and x509util), pki never imports shim, devpeer
+// never reaches into shim/internal, and library packages read no flags.
+// It also checks that no exported name of a public package shows an
+// internal type (api_test.go).
 package archtest
 
 import (
@@ -62,7 +64,7 @@ func layer(p string) int {
 		return 3
 	case under(p, "shim"):
 		return 2
-	case under(p, "tlsconfig"):
+	case under(p, "tlsconfig"), under(p, "ccaas"):
 		return 1
 	case under(p, "internal"):
 		return 0
@@ -105,6 +107,11 @@ func TestImportArrows(t *testing.T) {
 			}
 			if stdlibHelpers[from] && !isStdlib(imp) {
 				t.Errorf("%s must import only the standard library, not %s", from, imp)
+			}
+			// ccaas is the package format: reading or writing a package
+			// must link nothing but the standard library and x509util.
+			if under(from, "ccaas") && !isStdlib(imp) && imp != mod+"/internal/x509util" {
+				t.Errorf("ccaas must import only the standard library and internal/x509util, not %s", imp)
 			}
 			if !strings.HasPrefix(imp, mod+"/") {
 				continue

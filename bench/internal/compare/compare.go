@@ -22,6 +22,7 @@ import (
 	"github.com/ccserver/ccserver/bench/internal/benchcc"
 	"github.com/ccserver/ccserver/bench/internal/benchpki"
 	"github.com/ccserver/ccserver/bench/internal/stats"
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/devpeer"
 )
 
@@ -212,8 +213,8 @@ func Compare(ctx context.Context, cfg Config) (*Report, error) {
 			for i := range cfg.Impls {
 				impl := cfg.Impls[(i+round)%len(cfg.Impls)]
 				s := servers[impl]
-				conn := &devpeer.Connection{Address: s.ready.Addr, DialTimeout: 20 * time.Second, TLSRequired: true, ClientAuthRequired: true,
-					RootCert: ca, ClientCert: cert, ClientKey: key}
+				conn := ccaas.Connection{Address: s.ready.Addr, DialTimeout: "20s", TLSRequired: true, ClientAuthRequired: true,
+					RootCert: string(ca), ClientCert: string(cert), ClientKey: string(key)}
 				r, err := measure(ctx, cfg, cell, s, conn, seed)
 				if err != nil {
 					return nil, fmt.Errorf("%s %s c%d x%d: %w", impl, cell.Func, cell.Concurrency, cell.Connections, err)
@@ -234,7 +235,7 @@ func Compare(ctx context.Context, cfg Config) (*Report, error) {
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-func measure(ctx context.Context, cfg Config, cell Cell, s *server, conn *devpeer.Connection, seed map[string][]byte) (Run, error) {
+func measure(ctx context.Context, cfg Config, cell Cell, s *server, conn ccaas.Connection, seed map[string][]byte) (Run, error) {
 	var s0 stats.Snapshot
 	var statsErr error
 	var load0 time.Duration
