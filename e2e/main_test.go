@@ -26,6 +26,10 @@ var (
 	builders string // our client-mode external builder
 )
 
+// builderConfig is the peers' CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG: the
+// values the ccaas builder fills a package's templates with at install.
+const builderConfig = `CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG={"ccserver_host":"127.0.0.1"}`
+
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
@@ -58,7 +62,7 @@ func runMain(m *testing.M) int {
 	}
 	fabnet, err = network.Start(ctx, network.Options{
 		Fabric: fabric, Dir: filepath.Join(workDir, "fabric"), Builders: extra,
-		PeerEnv: []string{"CORE_CHAINCODE_STARTUPTIMEOUT=45s"},
+		PeerEnv: []string{"CORE_CHAINCODE_STARTUPTIMEOUT=45s", builderConfig},
 		Logf:    func(f string, a ...any) { fmt.Fprintf(os.Stderr, "e2e: "+f+"\n", a...) },
 	})
 	if err != nil {
