@@ -4,13 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
 	"time"
+
+	"github.com/ccserver/ccserver/ccaas"
 )
 
 // packageTime is every entry's mtime: the package id hashes the file, so
@@ -23,8 +22,8 @@ func packageTime() time.Time { return time.Unix(0, 0).UTC() }
 // and returns its package id the way the peer computes it (persistence.
 // PackageID): label + ":" + hex(sha256(the package file)).
 func WritePackage(out, label, programPath string) (packageID string, err error) {
-	// Fabric's persistence.LabelRegexp: refuse here what install would.
-	if !regexp.MustCompile(`^[[:alnum:]][[:alnum:]_.+-]*$`).MatchString(label) {
+	// Refuse here what install would.
+	if !ccaas.ValidLabel(label) {
 		return "", fmt.Errorf("package label %q: it must start with a letter or digit and hold only letters, digits and .+-_", label)
 	}
 	prog, err := os.ReadFile(programPath)
@@ -46,8 +45,7 @@ func WritePackage(out, label, programPath string) (packageID string, err error) 
 	if err := os.WriteFile(out, pkg, 0o644); err != nil {
 		return "", fmt.Errorf("write the package: %w", err)
 	}
-	sum := sha256.Sum256(pkg)
-	return label + ":" + hex.EncodeToString(sum[:]), nil
+	return ccaas.PackageID(label, pkg), nil
 }
 
 type tarEntry struct {
