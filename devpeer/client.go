@@ -12,20 +12,48 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Errors of Client.Execute and Dial to branch on with errors.Is.
+// Errors of Client.Execute, Dial and Probe to branch on with errors.Is.
 var (
 	// ErrCCIDMismatch: the chaincode registered with another CCID than
 	// WithCCID expects. A real peer would not answer it and the launch
 	// would time out after chaincode.startuptimeout.
-	ErrCCIDMismatch = peerside.ErrCCIDMismatch
+	ErrCCIDMismatch = errors.New("CCID mismatch")
 	// ErrStreamTerminated: the stream ended while a transaction ran.
-	ErrStreamTerminated = peerside.ErrStreamTerminated
+	ErrStreamTerminated = errors.New("chaincode stream terminated")
 	// ErrProtocol: the chaincode broke the protocol.
-	ErrProtocol = peerside.ErrProtocol
+	ErrProtocol = errors.New("chaincode protocol violation")
 	// ErrTimeout: the transaction did not complete within the execute
 	// timeout (the caller's deadline, else 30 s as the peer's default).
-	ErrTimeout = peerside.ErrTimeout
+	ErrTimeout = errors.New("timeout expired while executing transaction")
 )
+
+// engineError carries an error of the engine: its message unchanged, and
+// errors.Is matching devpeer's sentinels for the engine's.
+type engineError struct{ err error }
+
+func (e *engineError) Error() string { return e.err.Error() }
+
+func (e *engineError) Unwrap() error { return e.err }
+
+func (e *engineError) Is(target error) bool {
+	for _, s := range [...]struct{ ours, engine error }{
+		{ErrCCIDMismatch, peerside.ErrCCIDMismatch}, {ErrStreamTerminated, peerside.ErrStreamTerminated},
+		{ErrProtocol, peerside.ErrProtocol}, {ErrTimeout, peerside.ErrTimeout},
+	} {
+		if target == s.ours {
+			return errors.Is(e.err, s.engine)
+		}
+	}
+	return false
+}
+
+// fromEngine wraps err (nil stays nil) so devpeer's sentinels match it.
+func fromEngine(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &engineError{err}
+}
 
 // ChaincodeError is an ERROR reply to a transaction: the chaincode failed
 // it (the peer reports "transaction returned with failure: <message>").
@@ -123,12 +151,12 @@ type Result struct {
 // WriteKind says what a Write does.
 type WriteKind int
 
-// The kinds of write a chaincode can make.
+// The kinds of write a chaincode can make (the engine's numbering).
 const (
-	WritePut      = WriteKind(peerside.WritePut)
-	WriteDelete   = WriteKind(peerside.WriteDelete)
-	WritePurge    = WriteKind(peerside.WritePurge)    // private data only: value and hash removed
-	WriteMetadata = WriteKind(peerside.WriteMetadata) // one metadata entry set
+	WritePut      WriteKind = iota + 1
+	WriteDelete             // the key and its metadata removed
+	WritePurge              // private data only: value and hash removed
+	WriteMetadata           // one metadata entry set
 )
 
 func (k WriteKind) String() string { return peerside.WriteKind(k).String() }
@@ -166,7 +194,7 @@ func (c *Client) Execute(ctx context.Context, tx Tx) (*Result, error) {
 		return nil, &ChaincodeError{TxID: ce.TxID, Message: ce.Message, Event: ce.Event}
 	}
 	if err != nil {
-		return nil, err
+		return nil, fromEngine(err)
 	}
 	out := &Result{TxID: res.TxID, ChannelID: res.ChannelID, Response: res.Response, Event: res.Event, Committed: res.Committed}
 	if res.Update != nil {
@@ -178,7 +206,10 @@ func (c *Client) Execute(ctx context.Context, tx Tx) (*Result, error) {
 }
 
 // Ping sends a KEEPALIVE and returns the time until the chaincode echoed it.
-func (c *Client) Ping(ctx context.Context) (time.Duration, error) { return c.conn.Ping(ctx) }
+func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
+	d, err := c.conn.Ping(ctx)
+	return d, fromEngine(err)
+}
 
 // CCID is the CCID the chaincode registered with.
 func (c *Client) CCID() string { return c.conn.CCID() }
@@ -187,7 +218,7 @@ func (c *Client) CCID() string { return c.conn.CCID() }
 func (c *Client) Done() <-chan struct{} { return c.conn.Done() }
 
 // Err is why the stream ended (io.EOF for an orderly end), nil while up.
-func (c *Client) Err() error { return c.conn.Err() }
+func (c *Client) Err() error { return fromEngine(c.conn.Err()) }
 
 // Close ends the stream and the connection and waits for the receive loop.
 func (c *Client) Close() error {

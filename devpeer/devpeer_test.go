@@ -261,6 +261,9 @@ func TestProbe(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Code != tc.wantCode || !strings.Contains(pe.Problem, tc.wantText) || pe.Fix == "" {
 				t.Fatalf("err = %v (%#v), want code %d with %q", err, pe, tc.wantCode, tc.wantText)
 			}
+			if (tc.wantCode == devpeer.ExitCCIDMismatch) != errors.Is(err, devpeer.ErrCCIDMismatch) {
+				t.Fatalf("errors.Is(%v, ErrCCIDMismatch) = %v", err, !(tc.wantCode == devpeer.ExitCCIDMismatch))
+			}
 		})
 	}
 }

@@ -132,6 +132,7 @@ func certInfo(c *x509.Certificate) CertInfo {
 
 // diagnose turns a dial failure into a ProbeError with a named cause.
 func diagnose(ctx context.Context, conn ccaas.Connection, obs *tlsObserver, err error) *ProbeError {
+	err = fromEngine(err)
 	pe := func(code int, problem, fix string) *ProbeError {
 		return &ProbeError{Code: code, Problem: problem, Fix: fix, Err: err}
 	}
