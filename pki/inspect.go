@@ -1,43 +1,31 @@
 package pki
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // SPKIPin is the pin form ccserver --pin takes: "sha256/" and the standard
 // base64 of the SHA-256 of the certificate's SubjectPublicKeyInfo. It
 // survives renewal with the same key and changes with a new key.
-func SPKIPin(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256/" + base64.StdEncoding.EncodeToString(sum[:])
-}
+func SPKIPin(cert *x509.Certificate) string { return x509util.FormatPin(x509util.SPKIPin(cert)) }
 
-// ParsePin accepts "sha256/<base64>" or 64 hex characters and returns the
+// ParsePin accepts what ccserver --pin accepts ("sha256/<base64>", or 64
+// hex digits with or without a colon between every pair) and returns the
 // 32-byte digest.
 func ParsePin(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	var b []byte
-	var err error
-	if rest, ok := strings.CutPrefix(s, "sha256/"); ok {
-		b, err = base64.StdEncoding.DecodeString(rest)
-	} else if len(s) == 64 {
-		b, err = hex.DecodeString(s)
-	} else {
-		return nil, fmt.Errorf("pin %q: want sha256/<base64> or 64 hex characters", s)
+	sum, err := x509util.ParsePin(s)
+	if err != nil {
+		return nil, fmt.Errorf("pin %q: %w", strings.TrimSpace(s), err)
 	}
-	if err != nil || len(b) != sha256.Size {
-		return nil, fmt.Errorf("pin %q: not a SHA-256 digest", s)
-	}
-	return b, nil
+	return sum[:], nil
 }
 
 var extKeyUsageNames = map[x509.ExtKeyUsage]string{

@@ -353,6 +353,13 @@ func TestPin(t *testing.T) {
 	if h, err := ParsePin(hexForm); err != nil || !bytes.Equal(h, b64) {
 		t.Fatalf("hex form: %v", err)
 	}
+	var pairs []string
+	for i := 0; i < len(hexForm); i += 2 {
+		pairs = append(pairs, hexForm[i:i+2])
+	}
+	if h, err := ParsePin(strings.Join(pairs, ":")); err != nil || !bytes.Equal(h, b64) {
+		t.Fatalf("hex with colons, as ccserver --pin takes it: %v", err)
+	}
 	for _, bad := range []string{"", "sha256/xx", "sha1/" + pin[7:], strings.Repeat("g", 64)} {
 		if _, err := ParsePin(bad); err == nil {
 			t.Errorf("%q accepted", bad)

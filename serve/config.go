@@ -1,16 +1,15 @@
 package serve
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ccserver/ccserver/internal/cli"
-	"github.com/ccserver/ccserver/shim"
 	"github.com/ccserver/ccserver/tlsconfig"
 	"github.com/spf13/pflag"
 )
@@ -35,15 +34,8 @@ const peerPingInterval = time.Minute
 // flagValues holds the parsed flags before environment fallbacks.
 type flagValues struct {
 	address, ccid              string
-	tlsCert, tlsKey, clientCA  string
-	pins                       []string
-	crl                        string
-	crlFailOpen                bool
-	crlFullChain               bool
-	tlsMinVersion              string
+	tls                        tlsFlags
 	insecurePlaintext          bool
-	insecureNoClientAuth       bool
-	insecureKeyPermissions     bool
 	maxConcurrentTx            int
 	metricsAddress             string
 	logFormat, logLevel        string
@@ -55,17 +47,8 @@ type flagValues struct {
 func (v *flagValues) register(fs *pflag.FlagSet) {
 	fs.StringVar(&v.address, "address", "", "listen address host:port, e.g. 0.0.0.0:9999 (env "+EnvAddress+")")
 	fs.StringVar(&v.ccid, "ccid", "", "package id the peer installed, label:hash (env "+EnvCCID+")")
-	fs.StringVar(&v.tlsCert, "tls-cert", "", "server certificate chain, PEM file; reloaded on change (env "+EnvTLSCert+")")
-	fs.StringVar(&v.tlsKey, "tls-key", "", "server private key, PEM file, mode 0600; reloaded on change (env "+EnvTLSKey+")")
-	fs.StringVar(&v.clientCA, "client-ca", "", "CA bundle whose client certificates (the peers') are admitted, PEM file; reloaded on change (env "+EnvClientCA+")")
-	fs.StringArrayVar(&v.pins, "pin", nil, "admit only peers whose verified chain holds this SPKI pin, sha256/<base64> or 64 hex digits (repeatable)")
-	fs.StringVar(&v.crl, "crl", "", "CRL file (PEM or DER) checked at every handshake; reloaded on change")
-	fs.BoolVar(&v.crlFailOpen, "crl-fail-open", false, "admit peers while the CRL is past its nextUpdate (default: refuse them)")
-	fs.BoolVar(&v.crlFullChain, "crl-require-full-chain", false, "also require a current CRL from every CA above the peer's issuer (default: check those when present)")
-	fs.StringVar(&v.tlsMinVersion, "tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
+	v.tls.register(fs)
 	fs.BoolVar(&v.insecurePlaintext, "insecure-plaintext", false, "serve without TLS: anyone who reaches the port can run transactions")
-	fs.BoolVar(&v.insecureNoClientAuth, "insecure-no-client-auth", false, "TLS without client certificates: any client that reaches the port is admitted")
-	fs.BoolVar(&v.insecureKeyPermissions, "insecure-key-permissions", false, "accept a key file readable by group or others")
 	fs.IntVar(&v.maxConcurrentTx, "max-concurrent-tx", 0, "transactions executing at once per peer connection (0: the shim's default, 256)")
 	fs.StringVar(&v.metricsAddress, "metrics-address", "", "serve Prometheus /metrics and HTTP /healthz, /readyz on this host:port (off when empty)")
 	fs.StringVar(&v.logFormat, "log-format", "text", "log format: text or json")
@@ -78,8 +61,14 @@ func (v *flagValues) register(fs *pflag.FlagSet) {
 
 // config is the validated configuration.
 type config struct {
-	address, ccid    string
-	tls              shim.TLSProperties
+	address, ccid string
+	// tls is the validated TLS spec; nil serves plaintext.
+	tls *tlsconfig.ServerSpec
+	// tlsNames names each spec field as the operator set it (a flag, or
+	// the environment variable it came from), for errors found later.
+	tlsNames map[string]string
+	// tlsEnv is the environment fallback of each spec field that has one.
+	tlsEnv           map[string]string
 	maxConcurrentTx  int
 	metricsAddress   string
 	logFormat        string
@@ -169,9 +158,6 @@ func validLevel(s string) bool {
 	return false
 }
 
-// tlsFlags are the flags that only make sense with TLS on.
-var tlsFlags = []string{"tls-cert", "tls-key", "client-ca", "pin", "crl", "crl-fail-open", "crl-require-full-chain", "tls-min-version", "insecure-no-client-auth", "insecure-key-permissions"}
-
 func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(string) string) error {
 	disabledEnv := env(EnvTLSDisabled)
 	envWantsPlaintext := false
@@ -188,23 +174,22 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 
 	if v.insecurePlaintext {
 		var given []string
-		for _, f := range tlsFlags {
-			if changed(f) {
-				given = append(given, "--"+f)
+		for _, f := range v.tls.flags {
+			if changed(f.flag) {
+				given = append(given, "--"+f.flag)
 			}
 		}
 		if len(given) > 0 {
 			return usagef("--insecure-plaintext turns TLS off, but %s configure TLS: drop one or the other", strings.Join(given, ", "))
 		}
-		for _, name := range []string{EnvTLSCert, EnvTLSKey, EnvClientCA} {
-			if env(name) != "" {
-				c.notes = append(c.notes, fmt.Sprintf("%s is ignored: --insecure-plaintext turns TLS off", name))
+		for _, f := range v.tls.flags {
+			if f.env != "" && env(f.env) != "" {
+				c.notes = append(c.notes, fmt.Sprintf("%s is ignored: --insecure-plaintext turns TLS off", f.env))
 			}
 		}
 		if disabledEnv != "" && !envWantsPlaintext {
 			c.notes = append(c.notes, fmt.Sprintf("%s=%s is overridden by --insecure-plaintext", EnvTLSDisabled, disabledEnv))
 		}
-		c.tls = shim.TLSProperties{Disabled: true}
 		c.notes = append(c.notes, "TLS is OFF (--insecure-plaintext): anyone who can reach the port can run transactions; use this only on a trusted development machine")
 		return nil
 	}
@@ -214,87 +199,60 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 			"to keep TLS, unset %s and give --tls-cert and --tls-key", EnvTLSDisabled, disabledEnv, EnvTLSDisabled)
 	}
 
-	fallback := func(flag string, val *string, envName string) {
-		if !changed(flag) && *val == "" {
-			*val = env(envName)
-		}
+	spec, names := v.tls.withEnv(changed, env)
+	c.tls, c.tlsNames, c.tlsEnv = &spec, names, v.tls.envs()
+	if err := spec.Validate(); err != nil {
+		return c.tlsError(err)
 	}
-	fallback("tls-cert", &v.tlsCert, EnvTLSCert)
-	fallback("tls-key", &v.tlsKey, EnvTLSKey)
-	clientCAFromEnv := !changed("client-ca") && v.clientCA == "" && env(EnvClientCA) != ""
-	fallback("client-ca", &v.clientCA, EnvClientCA)
-
-	switch {
-	case v.tlsCert == "" && v.tlsKey == "":
-		return usagef("TLS is on but no server certificate is given: give --tls-cert and --tls-key (or set %s and %s); "+
-			"'ccpki issue server' makes a pair. For a plaintext development server pass --insecure-plaintext", EnvTLSCert, EnvTLSKey)
-	case v.tlsCert == "":
-		return usagef("--tls-key is given but not --tls-cert: give both (or set %s)", EnvTLSCert)
-	case v.tlsKey == "":
-		return usagef("--tls-cert is given but not --tls-key: give both (or set %s)", EnvTLSKey)
-	}
-	switch {
-	case v.clientCA == "" && !v.insecureNoClientAuth:
-		return usagef("no client CA: give --client-ca with the CA that issued the peers' client certificates (or set %s), "+
-			"or pass --insecure-no-client-auth to admit any client that reaches the port", EnvClientCA)
-	case v.clientCA != "" && v.insecureNoClientAuth:
-		from := "--client-ca"
-		if clientCAFromEnv {
-			from = EnvClientCA
-		}
-		return usagef("%s requires client certificates but --insecure-no-client-auth turns them off: drop one", from)
-	}
-	if v.insecureNoClientAuth {
-		if len(v.pins) > 0 {
-			return usagef("--pin checks the peer's verified certificate chain, which --insecure-no-client-auth does not ask for: give --client-ca instead")
-		}
-		if v.crl != "" {
-			return usagef("--crl checks peer certificates, which --insecure-no-client-auth does not ask for: give --client-ca instead")
-		}
+	if spec.InsecureNoClientAuth {
 		c.notes = append(c.notes, "client authentication is OFF (--insecure-no-client-auth): any client that reaches the port can run transactions")
 	}
-	if v.crlFullChain && v.crl == "" {
-		return usagef("--crl-require-full-chain needs --crl")
-	}
-	if v.crlFullChain && v.crlFailOpen {
-		return usagef("--crl-require-full-chain and --crl-fail-open contradict each other; choose one")
-	}
-	if v.crlFailOpen && v.crl == "" {
-		return usagef("--crl-fail-open needs --crl")
-	}
-	for _, p := range v.pins {
-		if _, err := tlsconfig.ParsePin(p); err != nil {
-			return usagef("--pin %q: %v; give sha256/<base64 of the SHA-256 of the certificate's SubjectPublicKeyInfo> or 64 hex digits ('ccpki pin CERT' prints it)", p, err)
-		}
-	}
-	var minVersion uint16
-	switch v.tlsMinVersion {
-	case "1.2", "":
-		minVersion = tls.VersionTLS12
-	case "1.3":
-		minVersion = tls.VersionTLS13
-	default:
-		return usagef("--tls-min-version %q: use 1.2 or 1.3", v.tlsMinVersion)
-	}
-	c.tls = shim.TLSProperties{
-		CertFile:               v.tlsCert,
-		KeyFile:                v.tlsKey,
-		ClientCAFile:           v.clientCA,
-		Pins:                   v.pins,
-		CRLFile:                v.crl,
-		CRLFailOpen:            v.crlFailOpen,
-		CRLRequireFullChain:    v.crlFullChain,
-		MinVersion:             minVersion,
-		InsecureNoClientAuth:   v.insecureNoClientAuth,
-		InsecureKeyPermissions: v.insecureKeyPermissions,
-	}
-	if v.insecureKeyPermissions {
+	if spec.InsecureKeyPermissions {
 		c.notes = append(c.notes, "key file permissions are not checked (--insecure-key-permissions)")
 	}
-	if v.crlFailOpen {
+	if spec.CRLFailOpen {
 		c.notes = append(c.notes, "a stale CRL admits peers (--crl-fail-open)")
 	}
 	return nil
+}
+
+// tlsError turns an error of the TLS spec (found by Validate, or when the
+// server loads its files) into a usage error that names flags and
+// environment variables instead of spec fields, with the command line's
+// own hint on the fix line.
+func (c *config) tlsError(err error) error {
+	var fe *tlsconfig.FieldError
+	if !errors.As(err, &fe) || c.tls == nil {
+		return cli.Usage(err)
+	}
+	missing := errors.Is(fe, tlsconfig.ErrMissing)
+	spec := reflect.ValueOf(c.tls).Elem()
+	name := func(field string) string {
+		n := c.tlsNames[field]
+		// Something is missing: offer the environment variable beside an
+		// unset flag that has one.
+		if env := c.tlsEnv[field]; missing && env != "" && spec.FieldByName(field).String() == "" {
+			n += " (or " + env + ")"
+		}
+		return n
+	}
+	err = tlsconfig.Rename(err, name)
+	hint := ""
+	switch {
+	case missing && fe.Field == "CertFile" && c.tls.KeyFile == "":
+		err = fmt.Errorf("TLS is on but %w", err)
+		hint = "'ccpki issue server' makes a pair; for a plaintext development server pass --insecure-plaintext"
+	case fe.Field == "Pins" && fe.Value != "":
+		hint = "'ccpki pin CERT' prints the pin of a certificate"
+	case errors.Is(fe, tlsconfig.ErrExpired):
+		hint = "'ccpki renew' renews it"
+	case fe.Field == "CRLFile" && !errors.Is(fe, tlsconfig.ErrBadOption): // the file, not a spec rule
+		hint = "'ccpki crl' writes one"
+	}
+	if hint == "" {
+		return cli.Usage(err)
+	}
+	return cli.WithHint(cli.Usage(err), hint)
 }
 
 // errNotServing marks a failure before the server accepted connections.

@@ -1,13 +1,14 @@
 package serve
 
 import (
-	"crypto/tls"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/ccserver/ccserver/internal/cli"
-	"github.com/ccserver/ccserver/shim"
+	"github.com/ccserver/ccserver/tlsconfig"
 	"github.com/spf13/pflag"
 )
 
@@ -31,6 +32,8 @@ func mtls(extra ...string) []string {
 
 const testPin = "sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
+const goodPin = testPin
+
 func TestResolve(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -39,7 +42,7 @@ func TestResolve(t *testing.T) {
 		check func(t *testing.T, c *config)
 	}{
 		{"flags for mutual TLS", mtls(), nil, func(t *testing.T, c *config) {
-			want := shim.TLSProperties{CertFile: "s.crt", KeyFile: "s.key", ClientCAFile: "ca.crt", MinVersion: tls.VersionTLS12}
+			want := tlsconfig.ServerSpec{CertFile: "s.crt", KeyFile: "s.key", ClientCAFile: "ca.crt", MinVersion: tlsconfig.VersionTLS12}
 			if !equalTLS(c.tls, want) || c.address != "127.0.0.1:9999" || c.ccid != "basic_1.0:abc" {
 				t.Errorf("got %+v", c)
 			}
@@ -48,7 +51,7 @@ func TestResolve(t *testing.T) {
 			EnvAddress: "0.0.0.0:9999", EnvCCID: "basic_1.0:env", EnvTLSDisabled: "false",
 			EnvTLSCert: "/c/tls.crt", EnvTLSKey: "/c/tls.key", EnvClientCA: "/c/ca.crt", EnvMSPID: "Org1MSP",
 		}, func(t *testing.T, c *config) {
-			want := shim.TLSProperties{CertFile: "/c/tls.crt", KeyFile: "/c/tls.key", ClientCAFile: "/c/ca.crt", MinVersion: tls.VersionTLS12}
+			want := tlsconfig.ServerSpec{CertFile: "/c/tls.crt", KeyFile: "/c/tls.key", ClientCAFile: "/c/ca.crt", MinVersion: tlsconfig.VersionTLS12}
 			if c.address != "0.0.0.0:9999" || c.ccid != "basic_1.0:env" || c.mspid != "Org1MSP" || !equalTLS(c.tls, want) {
 				t.Errorf("got %+v", c)
 			}
@@ -62,30 +65,30 @@ func TestResolve(t *testing.T) {
 		}},
 		{"unparsable CHAINCODE_TLS_DISABLED keeps TLS on, as fabric-samples does", mtls(), map[string]string{EnvTLSDisabled: "yes please"},
 			func(t *testing.T, c *config) {
-				if c.tls.Disabled || !hasNote(c, "not a boolean; TLS stays on") {
+				if c.tls == nil || !hasNote(c, "not a boolean; TLS stays on") {
 					t.Errorf("got %+v", c)
 				}
 			}},
 		{"empty env values count as unset", mtls(), map[string]string{EnvTLSDisabled: "", EnvAddress: ""}, func(t *testing.T, c *config) {
-			if c.tls.Disabled {
+			if c.tls == nil {
 				t.Error("TLS off")
 			}
 		}},
 		{"--insecure-plaintext", append(base, "--insecure-plaintext"), nil, func(t *testing.T, c *config) {
-			if !c.tls.Disabled || !hasNote(c, "TLS is OFF") {
+			if c.tls != nil || !hasNote(c, "TLS is OFF") {
 				t.Errorf("got %+v", c)
 			}
 		}},
 		{"--insecure-plaintext with CHAINCODE_TLS_DISABLED=true and env TLS files (a fabric-samples env file)",
 			append(base, "--insecure-plaintext"), map[string]string{EnvTLSDisabled: "true", EnvTLSCert: "a", EnvTLSKey: "b", EnvClientCA: "c"},
 			func(t *testing.T, c *config) {
-				if !c.tls.Disabled || !hasNote(c, EnvTLSCert+" is ignored") || !hasNote(c, EnvClientCA+" is ignored") {
+				if c.tls != nil || !hasNote(c, EnvTLSCert+" is ignored") || !hasNote(c, EnvClientCA+" is ignored") {
 					t.Errorf("got %+v", c)
 				}
 			}},
 		{"--insecure-plaintext overrides CHAINCODE_TLS_DISABLED=false", append(base, "--insecure-plaintext"), map[string]string{EnvTLSDisabled: "false"},
 			func(t *testing.T, c *config) {
-				if !c.tls.Disabled || !hasNote(c, "overridden by --insecure-plaintext") {
+				if c.tls != nil || !hasNote(c, "overridden by --insecure-plaintext") {
 					t.Errorf("got %+v", c)
 				}
 			}},
@@ -95,8 +98,8 @@ func TestResolve(t *testing.T) {
 					t.Errorf("got %+v", c)
 				}
 			}},
-		{"--pin repeatable, base64 and hex", mtls("--pin", testPin, "--pin", strings.Repeat("ab", 32)), nil, func(t *testing.T, c *config) {
-			if len(c.tls.Pins) != 2 || c.tls.Pins[0] != testPin {
+		{"--pin repeatable, base64 and hex", mtls("--pin", testPin, "--pin", strings.Repeat("ab", 32), "--pin", strings.Repeat("AB:", 31)+"AB"), nil, func(t *testing.T, c *config) {
+			if len(c.tls.Pins) != 3 || c.tls.Pins[0] != testPin {
 				t.Errorf("pins %v", c.tls.Pins)
 			}
 		}},
@@ -110,8 +113,13 @@ func TestResolve(t *testing.T) {
 				t.Errorf("got %+v", c.tls)
 			}
 		}},
+		{"--client-identity repeatable", mtls("--client-identity", "o=Org1MSP,ou=peer", "--client-identity", "dns=peer0.org2.example.com"), nil, func(t *testing.T, c *config) {
+			if len(c.tls.IdentityRules) != 2 || c.tls.IdentityRules[0].String() != "o=Org1MSP,ou=peer" || c.tls.IdentityRules[1].DNSNames[0] != "peer0.org2.example.com" {
+				t.Errorf("rules %v", c.tls.IdentityRules)
+			}
+		}},
 		{"--tls-min-version 1.3", mtls("--tls-min-version", "1.3"), nil, func(t *testing.T, c *config) {
-			if c.tls.MinVersion != tls.VersionTLS13 {
+			if c.tls.MinVersion != tlsconfig.VersionTLS13 {
 				t.Errorf("min version %x", c.tls.MinVersion)
 			}
 		}},
@@ -159,8 +167,8 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func equalTLS(a, b shim.TLSProperties) bool {
-	return a.Disabled == b.Disabled && a.CertFile == b.CertFile && a.KeyFile == b.KeyFile &&
+func equalTLS(a *tlsconfig.ServerSpec, b tlsconfig.ServerSpec) bool {
+	return a != nil && a.CertFile == b.CertFile && a.KeyFile == b.KeyFile &&
 		a.ClientCAFile == b.ClientCAFile && a.MinVersion == b.MinVersion && a.InsecureNoClientAuth == b.InsecureNoClientAuth &&
 		len(a.Pins) == len(b.Pins) && a.CRLFile == b.CRLFile
 }
@@ -186,11 +194,12 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no address", []string{"--ccid", "x:1", "--insecure-plaintext"}, nil, []string{"--address", EnvAddress}},
 		{"no ccid", []string{"--address", "127.0.0.1:0", "--insecure-plaintext"}, nil, []string{"--ccid", EnvCCID, "queryinstalled"}},
-		{"TLS without a certificate", noTLS, nil, []string{"--tls-cert and --tls-key", "--insecure-plaintext"}},
-		{"key without cert", append(noTLS, "--tls-key", "k"), nil, []string{"--tls-key is given but not --tls-cert"}},
+		{"TLS without a certificate", noTLS, nil, []string{"TLS is on but no server certificate is given: give --tls-cert (or " + EnvTLSCert + ") and --tls-key (or " + EnvTLSKey + ")",
+			"fix: 'ccpki issue server' makes a pair", "--insecure-plaintext"}},
+		{"key without cert", append(noTLS, "--tls-key", "k"), nil, []string{"--tls-key is given but not --tls-cert (or " + EnvTLSCert + ")"}},
 		{"cert without key", append(noTLS, "--tls-cert", "c"), nil, []string{"--tls-cert is given but not --tls-key"}},
 		{"cert from env, key missing", noTLS, map[string]string{EnvTLSCert: "c"}, []string{"not --tls-key", EnvTLSKey}},
-		{"TLS without a client CA", append(noTLS, "--tls-cert", "c", "--tls-key", "k"), nil, []string{"--client-ca", EnvClientCA, "--insecure-no-client-auth"}},
+		{"TLS without a client CA", append(noTLS, "--tls-cert", "c", "--tls-key", "k"), nil, []string{"give --client-ca (or " + EnvClientCA + ") with the CA", "or --insecure-no-client-auth to admit any client"}},
 		{"client CA and no client auth", mtls("--insecure-no-client-auth"), nil, []string{"--client-ca requires client certificates", "drop one"}},
 		{"env client CA and no client auth", append(noTLS, "--tls-cert", "c", "--tls-key", "k", "--insecure-no-client-auth"),
 			map[string]string{EnvClientCA: "ca"}, []string{EnvClientCA + " requires client certificates"}},
@@ -199,12 +208,15 @@ func TestUsageErrors(t *testing.T) {
 		{"plaintext with TLS flags", append(noTLS, "--insecure-plaintext", "--tls-cert", "c", "--pin", testPin), nil,
 			[]string{"--insecure-plaintext turns TLS off", "--tls-cert", "--pin"}},
 		{"pin without client auth", append(noTLS, "--tls-cert", "c", "--tls-key", "k", "--insecure-no-client-auth", "--pin", testPin), nil, []string{"--pin checks"}},
+		{"client identity without client auth", append(noTLS, "--tls-cert", "c", "--tls-key", "k", "--insecure-no-client-auth", "--client-identity", "o=X"), nil,
+			[]string{"--client-identity checks the peers' certificates, which --insecure-no-client-auth does not ask for: give --client-ca instead"}},
+		{"bad client identity", mtls("--client-identity", "cn=peer0"), nil, []string{`"cn=peer0" for "--client-identity"`, "want dns=, uri=, o= or ou="}},
 		{"crl without client auth", append(noTLS, "--tls-cert", "c", "--tls-key", "k", "--insecure-no-client-auth", "--crl", "x"), nil, []string{"--crl checks"}},
 		{"crl-fail-open without crl", mtls("--crl-fail-open"), nil, []string{"--crl-fail-open needs --crl"}},
 		{"crl-require-full-chain without crl", mtls("--crl-require-full-chain"), nil, []string{"--crl-require-full-chain needs --crl"}},
 		{"crl-require-full-chain with fail-open", mtls("--crl", "x.crl", "--crl-require-full-chain", "--crl-fail-open"), nil, []string{"contradict"}},
-		{"bad pin", mtls("--pin", "md5/xyz"), nil, []string{`--pin "md5/xyz"`, "ccpki pin"}},
-		{"bad TLS version", mtls("--tls-min-version", "1.1"), nil, []string{`--tls-min-version "1.1"`, "1.2 or 1.3"}},
+		{"bad pin", mtls("--pin", "md5/xyz"), nil, []string{`--pin "md5/xyz"`, "fix: 'ccpki pin CERT'"}},
+		{"bad TLS version", mtls("--tls-min-version", "1.1"), nil, []string{`"1.1" for "--tls-min-version"`, "want 1.2 or 1.3"}},
 		{"negative max tx", mtls("--max-concurrent-tx", "-1"), nil, []string{"--max-concurrent-tx -1"}},
 		{"metrics on the chaincode port", mtls("--metrics-address", "127.0.0.1:9999"), nil, []string{"port of its own"}},
 		{"bad log format", mtls("--log-format", "xml"), nil, []string{`--log-format "xml"`}},
@@ -230,7 +242,51 @@ func TestUsageErrors(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
 				}
 			}
+			if f := specFieldIn(stderr.String()); f != "" {
+				t.Errorf("stderr names the spec field %s instead of a flag:\n%s", f, stderr.String())
+			}
 		})
+	}
+}
+
+// specFieldIn returns a tlsconfig.ServerSpec field name (of two words or
+// more, which no sentence uses) that s mentions, or "".
+func specFieldIn(s string) string {
+	st := reflect.TypeFor[tlsconfig.ServerSpec]()
+	for i := range st.NumField() {
+		name := st.Field(i).Name
+		if strings.IndexFunc(name[1:], unicode.IsUpper) >= 0 && strings.Contains(s, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// TestTLSFlagsBindSpecFields: each TLS flag sets the spec field of its
+// table line, and the spec's errors about that field name the flag.
+func TestTLSFlagsBindSpecFields(t *testing.T) {
+	var v flagValues
+	fs := pflag.NewFlagSet("ccserver", pflag.ContinueOnError)
+	v.register(fs)
+	want := map[string]string{"tls-cert": "CertFile", "tls-key": "KeyFile", "client-ca": "ClientCAFile", "pin": "Pins",
+		"client-identity": "IdentityRules", "crl": "CRLFile", "crl-fail-open": "CRLFailOpen", "crl-require-full-chain": "CRLRequireFullChain",
+		"tls-min-version": "MinVersion", "insecure-no-client-auth": "InsecureNoClientAuth", "insecure-key-permissions": "InsecureKeyPermissions"}
+	if len(v.tls.flags) != len(want) {
+		t.Errorf("%d TLS flags, want %d", len(v.tls.flags), len(want))
+	}
+	for _, f := range v.tls.flags {
+		if want[f.flag] != f.field || fs.Lookup(f.flag) == nil {
+			t.Errorf("--%s sets %s, want %s", f.flag, f.field, want[f.flag])
+		}
+	}
+	if err := fs.Parse([]string{"--tls-cert", "c", "--tls-key", "k", "--client-ca", "ca", "--pin", goodPin, "--client-identity", "o=A",
+		"--crl", "x", "--crl-fail-open", "--tls-min-version", "1.3", "--insecure-key-permissions"}); err != nil {
+		t.Fatal(err)
+	}
+	s := v.tls.spec
+	if s.CertFile != "c" || s.KeyFile != "k" || s.ClientCAFile != "ca" || len(s.Pins) != 1 || s.IdentityRules[0].String() != "o=A" ||
+		s.CRLFile != "x" || !s.CRLFailOpen || s.MinVersion != tlsconfig.VersionTLS13 || !s.InsecureKeyPermissions {
+		t.Errorf("spec %+v", s)
 	}
 }
 
@@ -239,7 +295,7 @@ func TestHelp(t *testing.T) {
 	if code := Run(t.Context(), newTestCC(), Env{Args: []string{"--help"}, Stdout: &stdout}); code != ExitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, f := range []string{"--address", "--ccid", "--tls-cert", "--tls-key", "--client-ca", "--pin", "--crl", "--tls-min-version",
+	for _, f := range []string{"--address", "--ccid", "--tls-cert", "--tls-key", "--client-ca", "--pin", "--client-identity", "--crl", "--tls-min-version",
 		"--insecure-plaintext", "--insecure-no-client-auth", "--max-concurrent-tx", "--metrics-address", "--log-format", "--log-level",
 		"--shutdown-timeout", EnvAddress, EnvCCID, EnvTLSDisabled, EnvTLSCert, EnvTLSKey, EnvClientCA, EnvMSPID} {
 		if !strings.Contains(stdout.String(), f) {

@@ -11,6 +11,15 @@
 // acknowledgement stop the program with exit status 2 and a message that
 // says what to do.
 //
+// The TLS flags are bound straight onto a tlsconfig.ServerSpec, which
+// validates them; its errors are shown with the flag (or environment
+// variable) that set the field at fault. Peers are checked by chain
+// (--client-ca), SPKI pin (--pin), CRL (--crl) and identity:
+// --client-identity o=Org1MSP,ou=peer admits only peers whose certificate
+// has subject O Org1MSP and OU peer (terms dns=, uri=, o=, ou= must all
+// match, '|' separates alternatives; repeat the flag to admit peers that
+// match any one rule).
+//
 // Run is Main without the process: tests and embedding programs pass the
 // arguments, environment, output streams and signals themselves.
 package serve

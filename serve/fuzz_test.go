@@ -25,10 +25,10 @@ func FuzzResolve(f *testing.F) {
 			}
 			return
 		}
-		if c.tls.Disabled && !strings.Contains(args, "--insecure-plaintext") {
+		if c.tls == nil && !strings.Contains(args, "--insecure-plaintext") {
 			t.Fatalf("TLS off without --insecure-plaintext: %q", args)
 		}
-		if !c.tls.Disabled && c.tls.ClientCAFile == "" && !strings.Contains(args, "--insecure-no-client-auth") {
+		if c.tls != nil && c.tls.ClientCAFile == "" && !strings.Contains(args, "--insecure-no-client-auth") {
 			t.Fatalf("no client authentication without --insecure-no-client-auth: %q", args)
 		}
 	})

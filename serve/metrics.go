@@ -176,7 +176,7 @@ type tlsEvents struct {
 	sources map[string]string
 }
 
-func newTLSEvents(m *metrics, log *slog.Logger, p shim.TLSProperties) *tlsEvents {
+func newTLSEvents(m *metrics, log *slog.Logger, p tlsconfig.ServerSpec) *tlsEvents {
 	e := &tlsEvents{m: m, log: log, sources: map[string]string{}}
 	if p.CertFile != "" {
 		e.sources[p.CertFile] = "server-certificate"

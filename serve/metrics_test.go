@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/internal/testpki"
-	"github.com/ccserver/ccserver/shim"
 	"github.com/ccserver/ccserver/tlsconfig"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -54,7 +53,7 @@ func TestCRLMetricsFromEvents(t *testing.T) {
 	if age := gauge(t, m, "ccserver_tls_crl_age_seconds"); age != 0 {
 		t.Fatalf("CRL age %v before any CRL, want 0", age)
 	}
-	ev := newTLSEvents(m, slog.New(slog.NewTextHandler(io.Discard, nil)), shim.TLSProperties{CRLFile: file, ClientCAFile: caFile})
+	ev := newTLSEvents(m, slog.New(slog.NewTextHandler(io.Discard, nil)), tlsconfig.ServerSpec{CRLFile: file, ClientCAFile: caFile})
 	trust, err := tlsconfig.NewFileTrust(caFile)
 	if err != nil {
 		t.Fatal(err)

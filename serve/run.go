@@ -15,6 +15,7 @@ import (
 
 	"github.com/ccserver/ccserver/internal/cli"
 	"github.com/ccserver/ccserver/shim"
+	"github.com/ccserver/ccserver/tlsconfig"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
@@ -139,15 +140,21 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_NOT_SERVING)
 
-	props := cfg.tls
-	if !props.Disabled {
-		props.Events = newTLSEvents(m, log, props).handle
+	var spec *tlsconfig.ServerSpec
+	plaintext := shim.TLSProperties{Disabled: true}
+	pins, crl := 0, ""
+	if cfg.tls != nil {
+		s := *cfg.tls
+		s.Events = newTLSEvents(m, log, s).handle
+		spec, plaintext = &s, shim.TLSProperties{}
+		pins, crl = len(s.Pins), s.CRLFile
 	}
 	registered := make(chan struct{})
 	cs := &shim.ChaincodeServer{
 		CCID:            cfg.ccid,
 		CC:              cc,
-		TLSProps:        props,
+		TLSProps:        plaintext,
+		TLSSpec:         spec,
 		KaOpts:          &keepalive.ServerParameters{Time: cfg.keepaliveTime, Timeout: cfg.keepaliveTimeout},
 		KaPolicy:        &keepalive.EnforcementPolicy{MinTime: cfg.keepaliveMinTime, PermitWithoutStream: true},
 		Logger:          log,
@@ -186,8 +193,8 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 	}
 
 	log.Info("starting chaincode server", "address", lis.Addr().String(), "ccid", cfg.ccid,
-		"mspid", cfg.mspid, "tls", !props.Disabled, "client_auth", clientAuthMode(props),
-		"pins", len(props.Pins), "crl", props.CRLFile, "metrics", addrString(metricsAddr))
+		"mspid", cfg.mspid, "tls", spec != nil, "client_auth", clientAuthMode(spec),
+		"pins", pins, "crl", crl, "metrics", addrString(metricsAddr))
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- cs.Serve(lis) }()
@@ -201,7 +208,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		}
 		// The server never accepted a connection: its settings (TLS files,
 		// keys, CA) are wrong, which is the operator's to fix.
-		return ExitUsage, cli.Usage(err)
+		return ExitUsage, cfg.tlsError(err)
 	}
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_SERVING)
@@ -289,11 +296,11 @@ func httpHandler(m *metrics, hs *health.Server) http.Handler {
 	return mux
 }
 
-func clientAuthMode(p shim.TLSProperties) string {
+func clientAuthMode(s *tlsconfig.ServerSpec) string {
 	switch {
-	case p.Disabled:
+	case s == nil:
 		return "none (plaintext)"
-	case p.InsecureNoClientAuth:
+	case s.InsecureNoClientAuth:
 		return "none (insecure)"
 	default:
 		return "required"

@@ -258,6 +258,25 @@ func TestPinsAndCRL(t *testing.T) {
 	waitFor(t, "the pin rejection log", func() bool { return strings.Contains(other.stderr.String(), "reason=pin") })
 }
 
+// TestClientIdentityFlag: --client-identity admits only peers whose
+// certificate matches one of the rules; a refusal is logged and counted.
+func TestClientIdentityFlag(t *testing.T) {
+	p := newPKI(t)
+	org1 := p.ca.Client(t, testpki.WithOrganization("Org1MSP"), testpki.WithOrgUnit("peer"))
+	org2 := p.ca.Client(t, testpki.WithOrganization("Org2MSP"), testpki.WithOrgUnit("peer"))
+	srv := startServer(t, newTestCC(), serverArgs(append(p.tlsArgs(), "--client-identity", "o=Org1MSP,ou=peer|admin",
+		"--client-identity", "o=Org3MSP", "--metrics-address", "127.0.0.1:0")...), nil)
+	peer := dialPeer(t, srv.addrs.Chaincode, p.clientTLS(t, org1))
+	if r := peer.invoke(t, "ch", "tx", "echo", "org1"); string(r.Payload) != "org1" {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := connectPeer(srv.addrs.Chaincode, p.clientTLS(t, org2)); err == nil {
+		t.Error("a peer of Org2MSP was admitted")
+	}
+	waitMetric(t, srv.addrs.Metrics, `ccserver_tls_handshake_failures_total{reason="identity-rule"}`, atLeast(1))
+	waitFor(t, "the refusal log", func() bool { return strings.Contains(srv.stderr.String(), "reason=identity-rule") })
+}
+
 func TestModes(t *testing.T) {
 	t.Run("plaintext", func(t *testing.T) {
 		srv := startServer(t, newTestCC(), serverArgs("--insecure-plaintext"), nil)
@@ -394,8 +413,11 @@ func TestStartupFailures(t *testing.T) {
 		code int
 		want string
 	}{
-		{"missing certificate file", serverArgs("--tls-cert", "/nonexistent/tls.crt", "--tls-key", p.keyFile, "--client-ca", p.caFile), ExitUsage, "/nonexistent/tls.crt"},
-		{"world-readable key", serverArgs("--tls-cert", p.certFile, "--tls-key", loose, "--client-ca", p.caFile), ExitUsage, "loose.key"},
+		{"missing certificate file", serverArgs("--tls-cert", "/nonexistent/tls.crt", "--tls-key", p.keyFile, "--client-ca", p.caFile), ExitUsage, "--tls-cert: /nonexistent/tls.crt"},
+		{"world-readable key", serverArgs("--tls-cert", p.certFile, "--tls-key", loose, "--client-ca", p.caFile), ExitUsage,
+			"--tls-key: " + loose + ": private key file is accessible by group or others (mode 0644)"},
+		{"hint for a world-readable key", serverArgs("--tls-cert", p.certFile, "--tls-key", loose, "--client-ca", p.caFile), ExitUsage,
+			"; --insecure-key-permissions accepts such a file"},
 		{"expired certificate", serverArgs("--tls-cert", expCert, "--tls-key", expKey, "--client-ca", p.caFile), ExitUsage, "expired"},
 		{"address in use", nil, ExitFailure, "cannot listen on --address"},
 	}
@@ -404,7 +426,7 @@ func TestStartupFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	tests[3].args = []string{"--address", busy.Addr().String(), "--ccid", "x:1", "--insecure-plaintext"}
+	tests[len(tests)-1].args = []string{"--address", busy.Addr().String(), "--ccid", "x:1", "--insecure-plaintext"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr syncBuffer

@@ -27,6 +27,9 @@ type clientConfig struct {
 	tlsEnabled  bool
 	key, cert   []byte
 	rootCert    []byte
+	// env names the variable each client spec field came from, so a TLS
+	// error names what the operator set.
+	env map[string]string
 }
 
 // Start runs chaincode in the classic mode: it dials the peer and
@@ -89,7 +92,9 @@ func loadClientConfig(lookup func(string) (string, bool), args []string, readFil
 	if !enabled {
 		return cfg, nil
 	}
-	readPEMOrBase64 := func(what, fileVar, pathVar string) ([]byte, error) {
+	cfg.env = map[string]string{"ServerCACerts": "CORE_PEER_TLS_ROOTCERT_FILE"}
+	readPEMOrBase64 := func(field, what, fileVar, pathVar string) ([]byte, error) {
+		cfg.env[field] = fileVar
 		if p, ok := lookup(fileVar); ok {
 			b, err := readFile(p)
 			if err != nil {
@@ -97,6 +102,7 @@ func loadClientConfig(lookup func(string) (string, bool), args []string, readFil
 			}
 			return b, nil
 		}
+		cfg.env[field] = pathVar
 		p := get(pathVar)
 		if p == "" {
 			return nil, fmt.Errorf("TLS is enabled but neither %s nor %s names the client %s", fileVar, pathVar, what)
@@ -111,10 +117,10 @@ func loadClientConfig(lookup func(string) (string, bool), args []string, readFil
 		}
 		return dec, nil
 	}
-	if cfg.key, err = readPEMOrBase64("key", "CORE_TLS_CLIENT_KEY_FILE", "CORE_TLS_CLIENT_KEY_PATH"); err != nil {
+	if cfg.key, err = readPEMOrBase64("Key", "key", "CORE_TLS_CLIENT_KEY_FILE", "CORE_TLS_CLIENT_KEY_PATH"); err != nil {
 		return cfg, err
 	}
-	if cfg.cert, err = readPEMOrBase64("certificate", "CORE_TLS_CLIENT_CERT_FILE", "CORE_TLS_CLIENT_CERT_PATH"); err != nil {
+	if cfg.cert, err = readPEMOrBase64("Cert", "certificate", "CORE_TLS_CLIENT_CERT_FILE", "CORE_TLS_CLIENT_CERT_PATH"); err != nil {
 		return cfg, err
 	}
 	root := get("CORE_PEER_TLS_ROOTCERT_FILE")
@@ -128,25 +134,17 @@ func loadClientConfig(lookup func(string) (string, bool), args []string, readFil
 func dialPeer(ctx context.Context, cfg clientConfig) (*grpc.ClientConn, peer.ChaincodeSupport_RegisterClient, error) {
 	creds := insecure.NewCredentials()
 	if cfg.tlsEnabled {
-		id, err := tlsconfig.StaticIdentity(cfg.cert, cfg.key)
-		if err != nil {
-			return nil, nil, fmt.Errorf("client TLS key pair: %w", err)
-		}
-		trust, err := tlsconfig.StaticTrust(cfg.rootCert)
-		if err != nil {
-			return nil, nil, fmt.Errorf("peer TLS root certificate: %w", err)
-		}
 		// Name the peer explicitly: for an IP address crypto/tls sends no
 		// SNI, and the handshake would have no name to verify against.
 		host, _, err := net.SplitHostPort(cfg.peerAddress)
 		if err != nil {
 			host = cfg.peerAddress
 		}
-		tc, err := tlsconfig.ClientConfig(trust, tlsconfig.WithClientIdentity(id), tlsconfig.WithServerName(host))
+		cl, err := tlsconfig.NewClient(tlsconfig.ClientSpec{Cert: cfg.cert, Key: cfg.key, ServerCACerts: cfg.rootCert, ServerName: host})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("client TLS: %w", tlsconfig.Rename(err, func(f string) string { return cfg.env[f] }))
 		}
-		creds = credentials.NewTLS(tc)
+		creds = credentials.NewTLS(cl.Config()) // static material: nothing to close
 	}
 	conn, err := grpc.NewClient(cfg.peerAddress,
 		grpc.WithTransportCredentials(creds),

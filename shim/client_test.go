@@ -445,7 +445,7 @@ func TestLoadClientConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := runClientFor(t, cfg, putCC()); err == nil || !strings.Contains(err.Error(), "client TLS key pair") {
+	if err := runClientFor(t, cfg, putCC()); err == nil || !strings.Contains(err.Error(), "client TLS: CORE_TLS_CLIENT_KEY_FILE: ") {
 		t.Fatalf("bad key pair: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/shim/internal/engine"
+	"github.com/ccserver/ccserver/tlsconfig"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -45,6 +46,9 @@ type ChaincodeServer struct {
 	CC Chaincode
 	// TLSProps configures TLS; the zero value means TLS on.
 	TLSProps TLSProperties
+	// TLSSpec, if set, configures TLS instead of TLSProps (leave that
+	// zero): the declarative spec a command line fills in directly.
+	TLSSpec *tlsconfig.ServerSpec
 	// KaOpts overrides the server keepalive parameters (ping after 1 min
 	// idle, 20 s timeout).
 	KaOpts *keepalive.ServerParameters
@@ -69,7 +73,8 @@ type ChaincodeServer struct {
 	srv       *grpc.Server
 	lis       net.Listener
 	engines   map[*engine.Engine]*peerStream
-	tls       *serverTLS
+	tls       *tlsconfig.Server // nil for plaintext
+	tlsReady  bool
 	stopping  bool
 	serveDone chan struct{}
 	closing   chan struct{} // closed to end every stream (Shutdown, Stop)
@@ -135,7 +140,7 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 		// Returning ends the RPC after the replies already sent are
 		// flushed; Run then ends on its failed Recv.
 	case <-st.end:
-		err = status.Error(codes.PermissionDenied, "the peer's certificate no longer passes the revocation check; reconnect")
+		err = status.Error(codes.PermissionDenied, "the peer's certificate no longer passes the revocation or trust check; reconnect")
 	}
 	guarded.close()
 	cs.mu.Lock()
@@ -257,8 +262,8 @@ func (cs *ChaincodeServer) Serve(lis net.Listener) error {
 		grpc.MaxSendMsgSize(maxMessageSize),
 		grpc.ConnectionTimeout(5 * time.Second),
 	}
-	if cfg := cs.tls.config; cfg != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
+	if cs.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cs.tls.Config())))
 	} else {
 		opts = append(opts, grpc.Creds(insecure.NewCredentials()))
 	}
@@ -279,7 +284,7 @@ func (cs *ChaincodeServer) Serve(lis net.Listener) error {
 	cs.serveDone = make(chan struct{})
 	done := cs.serveDone
 	cs.mu.Unlock()
-	cs.logger().Info("chaincode server listening", "address", lis.Addr().String(), "ccid", cs.CCID, "tls", cs.tls.config != nil)
+	cs.logger().Info("chaincode server listening", "address", lis.Addr().String(), "ccid", cs.CCID, "tls", cs.tls != nil)
 	err := srv.Serve(lis)
 	close(done)
 	cs.closeTLS()
@@ -370,7 +375,7 @@ func (cs *ChaincodeServer) ReloadTLS() error {
 	if t == nil {
 		return nil
 	}
-	return t.reload()
+	return t.Reload()
 }
 
 // revokedIdleWait bounds how long a revoked peer's stream may keep running
@@ -396,17 +401,14 @@ func newPeerStream(ctx context.Context) *peerStream {
 }
 
 // closeRevokedStreams re-checks every open stream against the current
-// CRL. A stream whose peer no longer passes stops taking transactions at
-// once, finishes those in flight (up to revokedIdleWait) and is then
-// closed, so the peer must reconnect and is refused at the handshake.
-// Breaking it at once would fail the transactions in flight.
+// client CA bundle and CRL. A stream whose peer no longer passes stops
+// taking transactions at once, finishes those in flight (up to
+// revokedIdleWait) and is then closed, so the peer must reconnect and is
+// refused at the handshake. Breaking it at once would fail the
+// transactions in flight.
 func (cs *ChaincodeServer) closeRevokedStreams() {
 	cs.mu.Lock()
-	if cs.tls == nil || cs.tls.crl == nil {
-		cs.mu.Unlock()
-		return
-	}
-	crl := cs.tls.crl
+	t := cs.tls
 	type open struct {
 		e  *engine.Engine
 		st *peerStream
@@ -418,17 +420,20 @@ func (cs *ChaincodeServer) closeRevokedStreams() {
 		}
 	}
 	cs.mu.Unlock()
+	if t == nil {
+		return
+	}
 	for _, o := range streams {
-		err := crl.Check(*o.st.tls)
+		err := t.CheckConnection(*o.st.tls)
 		if err == nil {
 			continue
 		}
-		cs.logger().Warn("closing the stream of a peer that no longer passes the CRL, once its transactions finish",
+		cs.logger().Warn("closing the stream of a peer that no longer passes the revocation or trust check, once its transactions finish",
 			"peer", describeState(o.st.tls), "err", err)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), revokedIdleWait)
 			defer cancel()
-			_ = o.e.DrainBecause(ctx, "the peer's certificate no longer passes the revocation check; this stream closes once its transactions finish")
+			_ = o.e.DrainBecause(ctx, "the peer's certificate no longer passes the revocation or trust check; this stream closes once its transactions finish")
 			o.st.once.Do(func() { close(o.st.end) })
 		}()
 	}

@@ -3,6 +3,7 @@ package shim_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ccserver/ccserver/internal/testpki"
 	"github.com/ccserver/ccserver/shim"
+	"github.com/ccserver/ccserver/tlsconfig"
 	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -335,6 +337,59 @@ func TestServerMTLSEndToEnd(t *testing.T) {
 	}
 }
 
+// TestServerTLSSpecAndAuthorizer: a server configured by a
+// tlsconfig.ServerSpec (as ccserver does) or by TLSProperties with an
+// Authorizer admits exactly the peers the checks admit.
+func TestServerTLSSpecAndAuthorizer(t *testing.T) {
+	checkLeaks(t)
+	pki := newPKI(t)
+	org2 := pki.peerCA.Client(t, testpki.WithCommonName("peer0.org2"), testpki.WithOrganization("Org2MSP"))
+	org1 := pki.peerCA.Client(t, testpki.WithOrganization("Org1MSP"))
+	onlyOrg1 := func(chains [][]*x509.Certificate) error {
+		if o := chains[0][0].Subject.Organization; len(o) != 1 || o[0] != "Org1MSP" {
+			return fmt.Errorf("organization %v not admitted", o)
+		}
+		return nil
+	}
+	props := pki.byteProps()
+	props.Authorizer = onlyOrg1
+	files := pki.fileProps(t)
+	rule, err := tlsconfig.ParseIdentityRule("o=Org1MSP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cs   *shim.ChaincodeServer
+	}{
+		{"TLSProperties.Authorizer", &shim.ChaincodeServer{CCID: "kv:1", CC: newKV(), TLSProps: props}},
+		{"TLSSpec with an identity rule", &shim.ChaincodeServer{CCID: "kv:1", CC: newKV(), TLSSpec: &tlsconfig.ServerSpec{
+			CertFile: files.CertFile, KeyFile: files.KeyFile, ClientCAFile: files.ClientCAFile,
+			IdentityRules: []tlsconfig.IdentityRule{rule}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := serve(t, tc.cs)
+			expectRefused(t, r.addr, pki.peerCreds(t, org2))
+			p, err := dialChaincode(t, r.addr, pki.peerCreds(t, org1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.handshake("kv:1")
+			p.putThenGet()
+		})
+	}
+	both := &shim.ChaincodeServer{CCID: "kv:1", Address: "127.0.0.1:0", CC: newKV(), TLSProps: pki.byteProps(), TLSSpec: &tlsconfig.ServerSpec{}}
+	if err := both.Start(); err == nil || !strings.Contains(err.Error(), "TLSProps or TLSSpec, not both") {
+		t.Fatalf("TLSProps and TLSSpec: %v", err)
+	}
+	// A TLSSpec's errors name the spec's fields, unchanged.
+	bad := &shim.ChaincodeServer{CCID: "kv:1", Address: "127.0.0.1:0", CC: newKV(), TLSSpec: &tlsconfig.ServerSpec{CertFile: files.CertFile}}
+	var fe *tlsconfig.FieldError
+	if err := bad.Start(); !errors.As(err, &fe) || fe.Field != "KeyFile" {
+		t.Fatalf("a spec without KeyFile: %v", err)
+	}
+}
+
 func TestServerStartListensOnAddress(t *testing.T) {
 	checkLeaks(t)
 	pki := newPKI(t)
@@ -459,13 +514,13 @@ func TestServerConfigErrors(t *testing.T) {
 		noCC    bool
 		wantErr string
 	}{
-		{name: "missing key", props: with(func(p *shim.TLSProperties) { p.Key = nil }), wantErr: "key not provided"},
-		{name: "missing cert", props: with(func(p *shim.TLSProperties) { p.Cert = nil }), wantErr: "cert not provided"},
+		{name: "missing key", props: with(func(p *shim.TLSProperties) { p.Key = nil }), wantErr: "Cert is given but not Key"},
+		{name: "missing cert", props: with(func(p *shim.TLSProperties) { p.Cert = nil }), wantErr: "Key is given but not Cert"},
 		{name: "no certificate at all", props: shim.TLSProperties{ClientCACerts: pki.peerCA.CertPEM}, wantErr: "no server certificate"},
-		{name: "no client CA and no InsecureNoClientAuth", props: with(func(p *shim.TLSProperties) { p.ClientCACerts = nil }), wantErr: "set ClientCACerts or ClientCAFile to the peers' TLS CA, or InsecureNoClientAuth"},
-		{name: "client CA and InsecureNoClientAuth", props: with(func(p *shim.TLSProperties) { p.InsecureNoClientAuth = true }), wantErr: "exclude each other"},
+		{name: "no client CA and no InsecureNoClientAuth", props: with(func(p *shim.TLSProperties) { p.ClientCACerts = nil }), wantErr: "give ClientCAFile or ClientCACerts with the CA that issued the peers' certificates, or InsecureNoClientAuth"},
+		{name: "client CA and InsecureNoClientAuth", props: with(func(p *shim.TLSProperties) { p.InsecureNoClientAuth = true }), wantErr: "ClientCACerts requires client certificates but InsecureNoClientAuth turns them off"},
 		{name: "files and bytes", props: with(func(p *shim.TLSProperties) { p.CertFile, p.KeyFile = files.CertFile, files.KeyFile }), wantErr: "one way"},
-		{name: "CA file and CA bytes", props: with(func(p *shim.TLSProperties) { p.ClientCAFile = files.ClientCAFile }), wantErr: "not both"},
+		{name: "CA file and CA bytes", props: with(func(p *shim.TLSProperties) { p.ClientCAFile = files.ClientCAFile }), wantErr: "ClientCAFile and ClientCACerts exclude each other"},
 		{name: "cert file without key file", props: shim.TLSProperties{CertFile: files.CertFile, ClientCAFile: files.ClientCAFile}, wantErr: "KeyFile"},
 		{name: "key file without cert file", props: shim.TLSProperties{KeyFile: files.KeyFile, ClientCAFile: files.ClientCAFile}, wantErr: "CertFile"},
 		{name: "missing key file", props: func() shim.TLSProperties {
@@ -473,7 +528,7 @@ func TestServerConfigErrors(t *testing.T) {
 			p.KeyFile = filepath.Join(t.TempDir(), "absent.key")
 			return p
 		}(), wantErr: "absent.key"},
-		{name: "key does not match cert", props: with(func(p *shim.TLSProperties) { p.Key = pki.peer.KeyPEM }), wantErr: "key pair"},
+		{name: "key does not match cert", props: with(func(p *shim.TLSProperties) { p.Key = pki.peer.KeyPEM }), wantErr: "Key: static private key: private key does not match"},
 		{name: "bad client CA PEM", props: with(func(p *shim.TLSProperties) { p.ClientCACerts = []byte("not pem") }), wantErr: "ClientCACerts"},
 		{name: "client certificate as server certificate", props: with(func(p *shim.TLSProperties) {
 			p.Cert, p.Key = pki.peer.ChainPEM, pki.peer.KeyPEM

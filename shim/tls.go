@@ -1,10 +1,9 @@
 package shim
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
+	"reflect"
 
 	"github.com/ccserver/ccserver/tlsconfig"
 )
@@ -12,8 +11,10 @@ import (
 // TLSProperties configures the chaincode server's TLS. The first four
 // fields are the original shim's (PEM bytes, read once); the rest are
 // additions: files that are watched and reloaded without a restart, peer
-// pinning, identity rules, revocation and policy. All TLS is built by
-// package tlsconfig.
+// pinning, identity rules, revocation and policy. Every field but Disabled
+// is the tlsconfig.ServerSpec field of the same name, which validates and
+// builds them, so an error names the field here too (a
+// *tlsconfig.FieldError).
 //
 // Unlike the original shim, a server without a client CA does not quietly
 // accept any client: set ClientCACerts or ClientCAFile (recommended) or
@@ -42,6 +43,9 @@ type TLSProperties struct {
 	Pins []string
 	// IdentityRules admits only peers whose certificate matches one rule.
 	IdentityRules []tlsconfig.IdentityRule
+	// Authorizer, if set, decides last whether a verified peer is admitted
+	// (on resumed sessions too).
+	Authorizer tlsconfig.Authorizer
 	// CRLFile is a CRL (PEM or DER) checked at every handshake; reloaded
 	// on change. A stale CRL refuses peers unless CRLFailOpen is set.
 	CRLFile     string
@@ -61,42 +65,71 @@ type TLSProperties struct {
 	Events func(tlsconfig.Event)
 }
 
-// serverTLS is the built TLS config and the sources behind it.
-type serverTLS struct {
-	config    *tls.Config
-	reloaders []interface{ Reload() error }
-	closers   []io.Closer
-	crl       *tlsconfig.FileCRL
-}
-
-func (s *serverTLS) reload() error {
-	var errs []error
-	for _, r := range s.reloaders {
-		errs = append(errs, r.Reload())
+// spec is p as a tlsconfig.ServerSpec: the same fields under the same
+// names. It checks nothing; the spec does.
+func (p TLSProperties) spec() tlsconfig.ServerSpec {
+	return tlsconfig.ServerSpec{
+		CertFile: p.CertFile, KeyFile: p.KeyFile, Cert: p.Cert, Key: p.Key, Identity: p.Identity,
+		ClientCAFile: p.ClientCAFile, ClientCACerts: p.ClientCACerts, InsecureNoClientAuth: p.InsecureNoClientAuth,
+		Pins: p.Pins, IdentityRules: p.IdentityRules, Authorizer: p.Authorizer,
+		CRLFile: p.CRLFile, CRLFailOpen: p.CRLFailOpen, CRLRequireFullChain: p.CRLRequireFullChain,
+		MinVersion: tlsconfig.Version(p.MinVersion), InsecureKeyPermissions: p.InsecureKeyPermissions,
+		Events: p.Events,
 	}
-	return errors.Join(errs...)
 }
 
-func (s *serverTLS) Close() error {
-	var errs []error
-	for _, c := range s.closers {
-		errs = append(errs, c.Close())
+// propsField names a spec field as TLSProperties does: by the same name,
+// or none for the spec fields it lacks (so a message does not offer them).
+func propsField(field string) string {
+	if _, ok := reflect.TypeFor[TLSProperties]().FieldByName(field); ok {
+		return field
 	}
-	s.closers = nil
-	return errors.Join(errs...)
+	return ""
 }
 
+// serverSpec is the spec the server's TLS is built from; ok is false for
+// plaintext.
+func (cs *ChaincodeServer) serverSpec() (spec tlsconfig.ServerSpec, ok bool, err error) {
+	switch {
+	case cs.TLSSpec != nil && !reflect.ValueOf(cs.TLSProps).IsZero():
+		return spec, false, errors.New("TLS: set TLSProps or TLSSpec, not both")
+	case cs.TLSSpec != nil:
+		return *cs.TLSSpec, true, nil
+	case cs.TLSProps.Disabled:
+		return spec, false, nil
+	}
+	return cs.TLSProps.spec(), true, nil
+}
+
+// prepareTLS builds the TLS config once, before the port is bound.
 func (cs *ChaincodeServer) prepareTLS() error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.tls != nil {
+	if cs.tlsReady {
 		return nil
 	}
-	t, err := buildServerTLS(cs.TLSProps, func() { go cs.closeRevokedStreams() })
+	spec, ok, err := cs.serverSpec()
+	if err != nil || !ok {
+		cs.tlsReady = err == nil
+		return err
+	}
+	// Open streams are re-checked when the client CA bundle or the CRL
+	// changes, so a revoked peer does not keep its stream.
+	user := spec.TrustChanged
+	spec.TrustChanged = func() {
+		if user != nil {
+			user()
+		}
+		go cs.closeRevokedStreams()
+	}
+	srv, err := tlsconfig.NewServer(spec)
+	if err != nil && cs.TLSSpec == nil {
+		return fmt.Errorf("TLSProps: %w", tlsconfig.Rename(err, propsField))
+	}
 	if err != nil {
 		return err
 	}
-	cs.tls = t
+	cs.tls, cs.tlsReady = srv, true
 	return nil
 }
 
@@ -107,153 +140,4 @@ func (cs *ChaincodeServer) closeTLS() {
 	if t != nil {
 		t.Close()
 	}
-}
-
-// buildServerTLS turns TLSProperties into a tlsconfig server config.
-// onCRLChange runs when a new CRL has been loaded.
-func buildServerTLS(p TLSProperties, onCRLChange func()) (_ *serverTLS, err error) {
-	st := &serverTLS{}
-	if p.Disabled {
-		return st, nil
-	}
-	defer func() {
-		if err != nil {
-			st.Close()
-		}
-	}()
-	var srcOpts []tlsconfig.SourceOption
-	if p.Events != nil {
-		srcOpts = append(srcOpts, tlsconfig.WithEvents(p.Events))
-	}
-	if p.InsecureKeyPermissions {
-		srcOpts = append(srcOpts, tlsconfig.WithInsecureKeyPermissions())
-	}
-
-	identity, err := identitySource(p, st, srcOpts)
-	if err != nil {
-		return nil, err
-	}
-	var opts []tlsconfig.Option
-	if p.Events != nil {
-		opts = append(opts, tlsconfig.WithEvents(p.Events))
-	}
-	if p.MinVersion != 0 {
-		opts = append(opts, tlsconfig.WithMinVersion(p.MinVersion))
-	}
-	var trust tlsconfig.TrustSource
-	switch {
-	case p.ClientCAFile != "" && len(p.ClientCACerts) > 0:
-		return nil, errors.New("TLS: set ClientCAFile or ClientCACerts, not both")
-	case p.ClientCAFile != "":
-		ft, err := tlsconfig.NewFileTrust(p.ClientCAFile, srcOpts...)
-		if err != nil {
-			return nil, fmt.Errorf("TLS client CA: %w", err)
-		}
-		st.reloaders, st.closers = append(st.reloaders, ft), append(st.closers, ft)
-		trust = ft
-	case len(p.ClientCACerts) > 0:
-		trust, err = tlsconfig.StaticTrust(p.ClientCACerts)
-		if err != nil {
-			return nil, fmt.Errorf("TLS client CA (ClientCACerts): %w", err)
-		}
-	}
-	if trust != nil && p.InsecureNoClientAuth {
-		return nil, errors.New("TLS: a client CA and InsecureNoClientAuth exclude each other; drop one")
-	}
-	if trust == nil && !p.InsecureNoClientAuth {
-		return nil, errors.New("TLS: no client CA, so no peer could be verified: set ClientCACerts or ClientCAFile to the peers' TLS CA, or InsecureNoClientAuth to accept any client")
-	}
-	if trust != nil {
-		opts = append(opts, tlsconfig.WithClientTrust(trust))
-	} else if p.InsecureNoClientAuth {
-		opts = append(opts, tlsconfig.WithInsecureNoClientAuth())
-	}
-	if len(p.Pins) > 0 {
-		pins := make([]tlsconfig.Pin, 0, len(p.Pins))
-		for _, s := range p.Pins {
-			pin, err := tlsconfig.ParsePin(s)
-			if err != nil {
-				return nil, fmt.Errorf("TLS pin %q: %w", s, err)
-			}
-			pins = append(pins, pin)
-		}
-		opts = append(opts, tlsconfig.WithPins(pins...))
-	}
-	if len(p.IdentityRules) > 0 {
-		opts = append(opts, tlsconfig.WithIdentityRules(p.IdentityRules...))
-	}
-	if p.CRLFile != "" {
-		if trust == nil {
-			return nil, errors.New("TLS: a CRL checks client certificates, so it needs a client CA (ClientCAFile or ClientCACerts)")
-		}
-		// The CRL source reports to both the caller's events and the
-		// server, which re-checks open streams when the CRL changes.
-		crlOpts := []tlsconfig.SourceOption{tlsconfig.WithEvents(func(ev tlsconfig.Event) {
-			if p.Events != nil {
-				p.Events(ev)
-			}
-			if ev.Kind == tlsconfig.EventRotated && onCRLChange != nil {
-				onCRLChange()
-			}
-		})}
-		if p.CRLFailOpen {
-			crlOpts = append(crlOpts, tlsconfig.WithCRLFailOpen())
-		}
-		if p.CRLRequireFullChain {
-			crlOpts = append(crlOpts, tlsconfig.WithCRLRequireFullChain())
-		}
-		crl, err := tlsconfig.NewFileCRL(p.CRLFile, trust, crlOpts...)
-		if err != nil {
-			return nil, fmt.Errorf("TLS CRL: %w", err)
-		}
-		st.reloaders, st.closers, st.crl = append(st.reloaders, crl), append(st.closers, crl), crl
-		opts = append(opts, tlsconfig.WithCRL(crl))
-	}
-	cfg, err := tlsconfig.ServerConfig(identity, opts...)
-	if err != nil {
-		return nil, err
-	}
-	st.config = cfg
-	return st, nil
-}
-
-func identitySource(p TLSProperties, st *serverTLS, srcOpts []tlsconfig.SourceOption) (tlsconfig.IdentitySource, error) {
-	files := p.CertFile != "" || p.KeyFile != ""
-	bytes := len(p.Cert) > 0 || len(p.Key) > 0
-	n := 0
-	for _, set := range []bool{files, bytes, p.Identity != nil} {
-		if set {
-			n++
-		}
-	}
-	switch {
-	case n > 1:
-		return nil, errors.New("TLS: give the server certificate one way: Cert/Key bytes, CertFile/KeyFile, or Identity")
-	case p.Identity != nil:
-		return p.Identity, nil
-	case files:
-		if p.CertFile == "" {
-			return nil, errors.New("TLS: KeyFile is set but CertFile is not; give both")
-		}
-		if p.KeyFile == "" {
-			return nil, errors.New("TLS: CertFile is set but KeyFile is not; give both")
-		}
-		fi, err := tlsconfig.NewFileIdentity(p.CertFile, p.KeyFile, srcOpts...)
-		if err != nil {
-			return nil, fmt.Errorf("TLS server certificate: %w", err)
-		}
-		st.reloaders, st.closers = append(st.reloaders, fi), append(st.closers, fi)
-		return fi, nil
-	case len(p.Key) == 0 && len(p.Cert) == 0:
-		return nil, errors.New("TLS is on but no server certificate is given: set Cert and Key (or CertFile and KeyFile), or Disabled for plaintext")
-	case len(p.Key) == 0:
-		return nil, errors.New("key not provided")
-	case len(p.Cert) == 0:
-		return nil, errors.New("cert not provided")
-	}
-	id, err := tlsconfig.StaticIdentity(p.Cert, p.Key)
-	if err != nil {
-		return nil, fmt.Errorf("failed to parse client key pair: %w", err)
-	}
-	return id, nil
 }

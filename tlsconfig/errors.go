@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+
+	"github.com/ccserver/ccserver/internal/fsutil"
 )
 
 // Sentinel errors for the cases callers branch on. Errors returned by this
@@ -20,8 +22,10 @@ var (
 	ErrExpired = errors.New("certificate has expired")
 	// ErrNotYetValid: the certificate's NotBefore lies in the future.
 	ErrNotYetValid = errors.New("certificate is not valid yet")
-	// ErrKeyPermissions: the key file can be read or written by group or others.
-	ErrKeyPermissions = errors.New("private key file is accessible by group or others")
+	// ErrKeyPermissions: the key file can be read or written by group or
+	// others. It is the value internal/fsutil's one key-permission check
+	// returns, so pki and tlsconfig refusals match the same errors.Is.
+	ErrKeyPermissions = fsutil.ErrInsecurePermissions
 	// ErrNoServerAuth: a server leaf lists extended key usages but not serverAuth.
 	ErrNoServerAuth = errors.New("certificate lacks the serverAuth extended key usage")
 	// ErrNoIdentity: a pushed identity was used before its first Set.
@@ -29,12 +33,21 @@ var (
 	// ErrNoClientTrust: ServerConfig got neither WithClientTrust nor
 	// WithInsecureNoClientAuth.
 	ErrNoClientTrust = errors.New("no client trust configured")
-	// ErrBadOption: options contradict each other or do not apply.
+	// ErrBadOption: a setting (spec field or option) is malformed,
+	// contradicts another or does not apply. ErrMissing and ErrConflict
+	// match it too.
 	ErrBadOption = errors.New("invalid option")
+	// ErrMissing: a spec lacks a required setting (a FieldError names it).
+	ErrMissing = fmt.Errorf("%w: required setting missing", ErrBadOption)
+	// ErrConflict: spec fields exclude each other, or one needs another
+	// that is not set (a FieldError names the field to change).
+	ErrConflict = fmt.Errorf("%w: settings conflict", ErrBadOption)
 	// ErrPinMismatch: no certificate of the peer's chain matches a pin.
 	ErrPinMismatch = errors.New("no certificate in the peer's chain matches a pin")
 	// ErrIdentityRule: the peer's leaf matches none of the identity rules.
 	ErrIdentityRule = errors.New("peer identity matches no rule")
+	// ErrNotAuthorized: the Authorizer hook refused the peer.
+	ErrNotAuthorized = errors.New("peer refused by the authorizer")
 	// ErrRevoked: a certificate of the peer's chain is listed in a CRL.
 	ErrRevoked = errors.New("certificate is revoked")
 	// ErrCRLStale: the CRL covering a link of the peer's chain is past its
@@ -66,12 +79,17 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
-// classedError is err, which also matches class with errors.Is, without
-// repeating class's text: the parsers' own messages already say it.
-type classedError struct{ class, err error }
+// classedError is err, which also matches classes with errors.Is, without
+// repeating their text: the parsers' own messages already say it.
+type classedError struct {
+	classes []error
+	err     error
+}
+
+func classed(err error, classes ...error) error { return &classedError{classes: classes, err: err} }
 
 func (e *classedError) Error() string   { return e.err.Error() }
-func (e *classedError) Unwrap() []error { return []error{e.class, e.err} }
+func (e *classedError) Unwrap() []error { return append([]error{e.err}, e.classes...) }
 
 func fileErr(file string, err error, fix string, args ...any) error {
 	return &FileError{File: file, Err: err, Fix: fmt.Sprintf(fix, args...)}
@@ -89,6 +107,7 @@ const (
 	ReasonRevoked       Reason = "revoked" // also revocation status unknown (fail closed)
 	ReasonPin           Reason = "pin"
 	ReasonIdentityRule  Reason = "identity-rule" // also a server name mismatch
+	ReasonAuthorizer    Reason = "authorizer"    // the Authorizer hook refused
 	ReasonOther         Reason = "other"
 )
 
@@ -128,6 +147,8 @@ func classify(err error) Reason {
 		return ReasonPin
 	case errors.Is(err, ErrIdentityRule):
 		return ReasonIdentityRule
+	case errors.Is(err, ErrNotAuthorized):
+		return ReasonAuthorizer
 	}
 	return ReasonOther
 }

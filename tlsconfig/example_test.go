@@ -177,3 +177,22 @@ func ExampleWithCRLRequireFullChain() {
 	// false
 	// true
 }
+
+// A command line binds its flags onto a spec, validates it before it binds
+// a port, and words the spec's errors with its own flag names.
+func ExampleFieldError() {
+	flags := map[string]string{"CertFile": "--tls-cert", "KeyFile": "--tls-key",
+		"ClientCAFile": "--client-ca", "InsecureNoClientAuth": "--insecure-no-client-auth"}
+	spec := tlsconfig.ServerSpec{CertFile: "tls.crt", KeyFile: "tls.key"}
+	err := spec.Validate()
+	var fe *tlsconfig.FieldError
+	if errors.As(err, &fe) {
+		fmt.Println(fe.Field, errors.Is(err, tlsconfig.ErrMissing))
+		fmt.Println(err)
+		fmt.Println(tlsconfig.Rename(err, func(field string) string { return flags[field] }))
+	}
+	// Output:
+	// ClientCAFile true
+	// tlsconfig: no client CA, so no peer could be verified: give ClientCAFile or ClientCACerts or ClientTrust with the CA that issued the peers' certificates, or InsecureNoClientAuth to admit any client
+	// no client CA, so no peer could be verified: give --client-ca with the CA that issued the peers' certificates, or --insecure-no-client-auth to admit any client
+}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ccserver/ccserver/internal/fsutil"
 )
 
 // maxConsistentReads bounds the retries when files change while being read.
@@ -49,16 +52,19 @@ func readConsistent(files ...string) ([][]byte, error) {
 	return nil, fmt.Errorf("files kept changing during %d reads: %v", maxConsistentReads, files)
 }
 
+// checkKeyPermissions refuses a key file that group or others can access,
+// through the one check pki and ccpki use too (fsutil.CheckKeyFile).
 func checkKeyPermissions(keyFile string) error {
-	st, err := os.Stat(keyFile) // follows symlinks: the mode of the real file
-	if err != nil {
-		return fileErr(keyFile, err, "make sure the key file exists and is readable by this process")
+	err := fsutil.CheckKeyFile(keyFile, false)
+	var pe *fsutil.PermissionError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return fileErr(keyFile, fmt.Errorf("%w (mode %04o)", ErrKeyPermissions, pe.Mode),
+			"chmod 600 %s (Kubernetes: set defaultMode: 0400 on the secret volume)", keyFile)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return fileErr(keyFile, fmt.Errorf("%w (mode %04o)", ErrKeyPermissions, perm),
-			"chmod 600 %s (Kubernetes: set defaultMode: 0400 on the secret volume), or pass WithInsecureKeyPermissions", keyFile)
-	}
-	return nil
+	return fileErr(keyFile, err, "make sure the key file exists and is readable by this process")
 }
 
 // fileBase is the lifecycle shared by the file sources: a watcher, a

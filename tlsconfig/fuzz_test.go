@@ -89,20 +89,32 @@ func FuzzCRL(f *testing.F) {
 	})
 }
 
-// FuzzParsePin must never panic; an accepted pin must round-trip.
-func FuzzParsePin(f *testing.F) {
-	f.Add("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
-	f.Add("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-	f.Add("E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55")
-	f.Add("sha256/")
+// FuzzParseIdentityRule must never panic; an accepted rule is not empty
+// and its text form reads back as the same rule.
+func FuzzParseIdentityRule(f *testing.F) {
+	f.Add("o=Org1MSP,ou=peer|admin")
+	f.Add("dns=a.example,uri=spiffe://x/y")
+	f.Add("o=,=x")
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := tlsconfig.ParsePin(s)
+		r, err := tlsconfig.ParseIdentityRule(s)
 		if err != nil {
 			return
 		}
-		q, err := tlsconfig.ParsePin(p.String())
-		if err != nil || q != p {
-			t.Fatalf("pin %q does not round-trip: %v", s, err)
+		back, err := tlsconfig.ParseIdentityRule(r.String())
+		if err != nil || back.String() != r.String() || r.String() == "" {
+			t.Fatalf("rule %q: %v does not round-trip: %v", s, r, err)
+		}
+	})
+}
+
+// FuzzVersion must never panic and accepts only TLS 1.2 and 1.3.
+func FuzzVersion(f *testing.F) {
+	f.Add("1.3")
+	f.Add("TLS 1.2")
+	f.Fuzz(func(t *testing.T, s string) {
+		var v tlsconfig.Version
+		if v.UnmarshalText([]byte(s)) == nil && v != tlsconfig.VersionTLS12 && v != tlsconfig.VersionTLS13 {
+			t.Fatalf("%q read as %v", s, v)
 		}
 	})
 }

@@ -17,7 +17,7 @@ import (
 func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 	certs, err := x509util.ParseCertificates(data)
 	if err != nil {
-		return nil, &classedError{class: ErrNoCertificate, err: err}
+		return nil, classed(err, ErrNoCertificate)
 	}
 	return certs, nil
 }
@@ -28,7 +28,7 @@ func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 func parseKeyPEM(data []byte) (crypto.Signer, error) {
 	k, err := x509util.ParsePrivateKey(data)
 	if err != nil {
-		return nil, &classedError{class: ErrNoKey, err: err}
+		return nil, classed(err, ErrNoKey)
 	}
 	return k, nil
 }

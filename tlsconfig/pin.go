@@ -3,10 +3,9 @@ package tlsconfig
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"strings"
+
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // Pin is the SHA-256 of a certificate's SubjectPublicKeyInfo. Pinning the
@@ -15,32 +14,20 @@ import (
 type Pin [sha256.Size]byte
 
 // PinOf returns the pin of a certificate.
-func PinOf(c *x509.Certificate) Pin { return sha256.Sum256(c.RawSubjectPublicKeyInfo) }
+func PinOf(c *x509.Certificate) Pin { return x509util.SPKIPin(c) }
 
 // String gives the canonical form "sha256/<standard base64>".
-func (p Pin) String() string { return "sha256/" + base64.StdEncoding.EncodeToString(p[:]) }
+func (p Pin) String() string { return x509util.FormatPin(p) }
 
-// ParsePin accepts "sha256/<standard base64>" or 64 hexadecimal characters
-// (colons between byte pairs allowed, as printed by openssl).
+// ParsePin accepts "sha256/<standard base64>", or 64 hexadecimal digits
+// with or without a colon between every pair (as openssl prints them).
+// Errors wrap ErrBadOption.
 func ParsePin(s string) (Pin, error) {
-	var p Pin
-	in := strings.TrimSpace(s)
-	if rest, ok := strings.CutPrefix(in, "sha256/"); ok {
-		b, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil || len(b) != len(p) {
-			return p, fmt.Errorf("tlsconfig: pin %q: %w: want sha256/ followed by the standard base64 of 32 bytes (44 characters); `ccpki pin` prints it", s, ErrBadOption)
-		}
-		copy(p[:], b)
-		return p, nil
+	p, err := x509util.ParsePin(s)
+	if err != nil {
+		return p, fmt.Errorf("tlsconfig: pin %q: %w", s, classed(err, ErrBadOption))
 	}
-	h := strings.ReplaceAll(in, ":", "")
-	if len(h) == 2*len(p) {
-		if b, err := hex.DecodeString(h); err == nil {
-			copy(p[:], b)
-			return p, nil
-		}
-	}
-	return p, fmt.Errorf("tlsconfig: pin %q: %w: want sha256/<base64> or 64 hex characters of the SHA-256 of the certificate's SubjectPublicKeyInfo", s, ErrBadOption)
+	return p, nil
 }
 
 // pinSet answers whether any certificate of a chain is pinned.

@@ -2,9 +2,12 @@ package tlsconfig_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"math/big"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +55,7 @@ func TestResumedSessionRechecked(t *testing.T) {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
 			t.Run("CA rotated", func(t *testing.T) { testResumeAfterCARotation(t, version) })
 			t.Run("client revoked", func(t *testing.T) { testResumeAfterRevocation(t, version) })
+			t.Run("authorizer changed its mind", func(t *testing.T) { testResumeAfterAuthorizerChange(t, version) })
 		})
 	}
 }
@@ -131,6 +135,57 @@ func testResumeAfterRevocation(t *testing.T, version uint16) {
 	}
 	if r.clientErr == nil {
 		t.Fatal("after revocation: client was admitted")
+	}
+	if !rr.last() {
+		t.Fatal("the refused handshake was not a resumption; the test proves nothing")
+	}
+}
+
+// testResumeAfterAuthorizerChange: the Authorizer hook runs on resumed
+// sessions too, with the verified chains, so a peer it stops admitting
+// cannot come back on an old ticket.
+func testResumeAfterAuthorizerChange(t *testing.T, version uint16) {
+	ca := testpki.NewCA(t)
+	client := ca.Client(t)
+	var refuse atomic.Bool
+	var runs atomic.Int32
+	srv, err := tlsconfig.NewServer(tlsconfig.ServerSpec{
+		Identity:      mustStaticIdentity(t, ca.Server(t)),
+		ClientCACerts: ca.CertPEM,
+		Authorizer: func(chains [][]*x509.Certificate) error {
+			runs.Add(1)
+			if len(chains) == 0 || !chains[0][0].Equal(client.Cert) {
+				return errors.New("not the verified chain of the client")
+			}
+			if refuse.Load() {
+				return errors.New("no longer on the allow list")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var rr resumeRecorder
+	cfg := rr.wrap(srv.Config())
+	cli := resumingClient(t, ca, client, version)
+	if r := handshake(t, cfg, cli); r.serverErr != nil || r.clientErr != nil {
+		t.Fatalf("first: server %v client %v", r.serverErr, r.clientErr)
+	}
+	if r := handshake(t, cfg, cli); r.serverErr != nil || r.clientErr != nil || !r.client.DidResume {
+		t.Fatalf("control: want a resumed session admitted; resumed=%v server %v client %v", r.client.DidResume, r.serverErr, r.clientErr)
+	}
+	if n := runs.Load(); n != 2 {
+		t.Fatalf("the authorizer ran %d times for a handshake and a resumption, want 2", n)
+	}
+	refuse.Store(true)
+	r := handshake(t, cfg, cli)
+	if got := reasonOf(r.serverErr); got != tlsconfig.ReasonAuthorizer || !errors.Is(r.serverErr, tlsconfig.ErrNotAuthorized) {
+		t.Fatalf("after the authorizer changed: server %v (reason %q), want authorizer", r.serverErr, got)
+	}
+	if r.clientErr == nil {
+		t.Fatal("after the authorizer changed: client was admitted")
 	}
 	if !rr.last() {
 		t.Fatal("the refused handshake was not a resumption; the test proves nothing")

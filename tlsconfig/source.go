@@ -115,7 +115,7 @@ type EventsOption struct{ fn func(Event) }
 func WithEvents(fn func(Event)) EventsOption { return EventsOption{fn} }
 
 func (e EventsOption) applySource(o *sourceOptions) { o.events = e.fn }
-func (e EventsOption) apply(o *configOptions)       { o.events = e.fn }
+func (e EventsOption) apply(o *configOptions)       { o.server.Events = e.fn }
 
 // identityState is one loaded identity and the bytes it came from.
 type identityState struct {
@@ -189,12 +189,18 @@ func sumOf(parts ...[]byte) [sha256.Size]byte {
 type staticIdentity struct{ cert *tls.Certificate }
 
 func (s staticIdentity) Identity() (*tls.Certificate, error) { return s.cert, nil }
-func (s staticIdentity) String() string                      { return "static certificate" }
+func (s staticIdentity) String() string                      { return staticCertLabel }
+
+// The labels errors give to in-memory material, in place of a file name.
+const (
+	staticCertLabel = "static certificate"
+	staticKeyLabel  = "static private key"
+)
 
 // StaticIdentity parses a PEM certificate chain (leaf first) and its PEM
 // private key. It refuses a mismatched key or a leaf outside its validity.
 func StaticIdentity(certPEM, keyPEM []byte) (IdentitySource, error) {
-	c, err := buildIdentity(certPEM, keyPEM, "static certificate", "static private key", time.Now())
+	c, err := buildIdentity(certPEM, keyPEM, staticCertLabel, staticKeyLabel, time.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ func (r IdentityRule) matches(leaf *x509.Certificate) bool {
 		anyOf(r.OrganizationalUnits, leaf.Subject.OrganizationalUnit, same)
 }
 
+// String gives the rule's text form (see ParseIdentityRule).
 func (r IdentityRule) String() string {
 	var parts []string
 	add := func(k string, v []string) {
@@ -61,7 +62,54 @@ func (r IdentityRule) String() string {
 	add("uri", r.URIs)
 	add("o", r.Organizations)
 	add("ou", r.OrganizationalUnits)
-	return "{" + strings.Join(parts, " ") + "}"
+	return strings.Join(parts, ",")
+}
+
+// ParseIdentityRule reads a rule's text form, as a command line gives it:
+// comma-separated terms key=value with the keys dns (SAN DNS name), uri
+// (SAN URI), o (subject O) and ou (subject OU); within a term "|"
+// separates alternatives, and a key given twice adds alternatives. Every
+// key must match, one alternative is enough: "o=Org1MSP,ou=peer|admin".
+// Values cannot contain "," or "|".
+func ParseIdentityRule(s string) (IdentityRule, error) {
+	var r IdentityRule
+	for term := range strings.SplitSeq(s, ",") {
+		key, val, ok := strings.Cut(strings.TrimSpace(term), "=")
+		var dst *[]string
+		switch strings.ToLower(strings.TrimSpace(key)) {
+		case "dns":
+			dst = &r.DNSNames
+		case "uri":
+			dst = &r.URIs
+		case "o":
+			dst = &r.Organizations
+		case "ou":
+			dst = &r.OrganizationalUnits
+		}
+		if !ok || dst == nil {
+			return IdentityRule{}, classed(fmt.Errorf("identity rule %q: term %q: want dns=, uri=, o= or ou= followed by a value", s, strings.TrimSpace(term)), ErrBadOption)
+		}
+		for alt := range strings.SplitSeq(val, "|") {
+			if alt = strings.TrimSpace(alt); alt == "" {
+				return IdentityRule{}, classed(fmt.Errorf("identity rule %q: term %q has an empty value", s, strings.TrimSpace(term)), ErrBadOption)
+			}
+			*dst = append(*dst, alt)
+		}
+	}
+	return r, nil
+}
+
+// MarshalText writes the text form.
+func (r IdentityRule) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads the text form (ParseIdentityRule).
+func (r *IdentityRule) UnmarshalText(b []byte) error {
+	p, err := ParseIdentityRule(string(b))
+	if err != nil {
+		return err
+	}
+	*r = p
+	return nil
 }
 
 // verifyChain builds chains from certs (leaf first, then the intermediates
@@ -104,18 +152,15 @@ type peerVerifier struct {
 	pins       pinSet
 	rules      []IdentityRule
 	crl        CRLSource
+	authorize  Authorizer
 	sink       *sink
 	now        func() time.Time
 }
 
 func (v *peerVerifier) verifyConnection(state tls.ConnectionState) error {
-	err := v.check(state)
-	if err == nil {
+	he := v.recheck(state)
+	if he == nil {
 		return nil
-	}
-	var he *HandshakeError
-	if !errors.As(err, &he) {
-		he = &HandshakeError{Reason: classify(err), Err: err}
 	}
 	e := Event{Kind: EventHandshakeRejected, Source: v.side, Reason: he.Reason, Err: he}
 	if len(state.PeerCertificates) > 0 {
@@ -141,7 +186,7 @@ func (v *peerVerifier) check(state tls.ConnectionState) error {
 			name = state.ServerName
 		}
 		if name == "" {
-			return &HandshakeError{Reason: ReasonIdentityRule, Err: fmt.Errorf("%w: no server name to check the certificate against; pass WithServerName", ErrBadOption)}
+			return &HandshakeError{Reason: ReasonIdentityRule, Err: fmt.Errorf("%w: no server name to check the certificate against; set ServerName (WithServerName)", ErrBadOption)}
 		}
 	}
 	chains, err := verifyChain(state.PeerCertificates, pool, name, v.usage, v.now())
@@ -176,7 +221,30 @@ func (v *peerVerifier) check(state tls.ConnectionState) error {
 			return &HandshakeError{Reason: ReasonRevoked, Err: err}
 		}
 	}
+	if v.authorize != nil {
+		if err := v.authorize(chains); err != nil {
+			var he *HandshakeError
+			if errors.As(err, &he) {
+				return he
+			}
+			return &HandshakeError{Reason: ReasonAuthorizer, Err: fmt.Errorf("%w: %w", ErrNotAuthorized, err)}
+		}
+	}
 	return nil
+}
+
+// recheck runs check and classifies a refusal, without reporting it: an
+// open connection's re-check is not a handshake.
+func (v *peerVerifier) recheck(state tls.ConnectionState) *HandshakeError {
+	err := v.check(state)
+	if err == nil {
+		return nil
+	}
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		return he
+	}
+	return &HandshakeError{Reason: classify(err), Err: err}
 }
 
 func checkAllChains(chains [][]*x509.Certificate, crl CRLSource) error {

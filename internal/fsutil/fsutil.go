@@ -12,9 +12,22 @@ import (
 	"path/filepath"
 )
 
-// ErrInsecurePermissions is returned (wrapped) when a private key file can
-// be read by group or others.
-var ErrInsecurePermissions = errors.New("private key file is readable by group or others")
+// ErrInsecurePermissions is returned (wrapped, in a *PermissionError) when
+// a private key file can be read or written by group or others.
+var ErrInsecurePermissions = errors.New("private key file is accessible by group or others")
+
+// PermissionError is CheckKeyFile's refusal: the file and its mode, so a
+// caller can word its own fix around them.
+type PermissionError struct {
+	Path string
+	Mode os.FileMode // permission bits
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("%s has mode %04o: %v; fix it with: chmod 600 %s", e.Path, e.Mode, ErrInsecurePermissions, e.Path)
+}
+
+func (e *PermissionError) Unwrap() error { return ErrInsecurePermissions }
 
 // ops are the file operations a write goes through. Tests replace them to
 // inject failures (disk full, I/O errors) that permissions cannot produce
@@ -87,9 +100,11 @@ func SyncDir(dir string) error {
 	return nil
 }
 
-// CheckKeyFile refuses a private key file that group or others can read,
-// unless allowInsecure is set. It follows symlinks, so it checks the file
-// a ..data layout points at.
+// CheckKeyFile refuses a private key file that group or others can read
+// or write (a *PermissionError wrapping ErrInsecurePermissions), unless
+// allowInsecure is set. It follows symlinks, so it checks the file a ..data
+// layout points at. It is the one key-permission check: pki, ccpki and
+// tlsconfig all call it.
 func CheckKeyFile(path string, allowInsecure bool) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -98,8 +113,7 @@ func CheckKeyFile(path string, allowInsecure bool) error {
 	if allowInsecure || fi.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s has mode %04o: %w; fix it with: chmod 600 %s",
-		path, fi.Mode().Perm(), ErrInsecurePermissions, path)
+	return &PermissionError{Path: path, Mode: fi.Mode().Perm()}
 }
 
 // ReadFile reads a file, limiting it to max bytes so a wrong path (a

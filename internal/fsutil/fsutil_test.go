@@ -304,6 +304,10 @@ func TestCheckKeyFile(t *testing.T) {
 		if tc.wantErr && (!errors.Is(err, ErrInsecurePermissions) || !strings.Contains(err.Error(), "chmod 600 "+p)) {
 			t.Errorf("error %q does not name the problem and fix", err)
 		}
+		var pe *PermissionError
+		if tc.wantErr && (!errors.As(err, &pe) || pe.Path != p || pe.Mode != tc.perm) {
+			t.Errorf("error %v: want a *PermissionError for %s, mode %o", err, p, tc.perm)
+		}
 	}
 	if err := CheckKeyFile(filepath.Join(dir, "missing"), false); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
