@@ -419,6 +419,8 @@ func TestStartupFailures(t *testing.T) {
 		{"hint for a world-readable key", serverArgs("--tls-cert", p.certFile, "--tls-key", loose, "--client-ca", p.caFile), ExitUsage,
 			"; --insecure-key-permissions accepts such a file"},
 		{"expired certificate", serverArgs("--tls-cert", expCert, "--tls-key", expKey, "--client-ca", p.caFile), ExitUsage, "expired"},
+		{"hint for an expired certificate", serverArgs("--tls-cert", expCert, "--tls-key", expKey, "--client-ca", p.caFile), ExitUsage, "--tls-cert: " + expCert + ": certificate has expired"},
+		{"ccpki hint for an expired certificate", serverArgs("--tls-cert", expCert, "--tls-key", expKey, "--client-ca", p.caFile), ExitUsage, "  fix: 'ccpki renew' renews it"},
 		{"address in use", nil, ExitFailure, "cannot listen on --address"},
 	}
 	busy, err := net.Listen("tcp", "127.0.0.1:0")

@@ -221,7 +221,7 @@ func (c *FileCRL) load() error {
 	}
 	entries, err := parseCRLs(data[0], certs)
 	if err != nil {
-		return fileErr(c.name, err, "put CRLs (PEM or DER) signed by the CAs that issue your peers' certificates in %s (ccpki crl)", c.name)
+		return fileErr(c.name, err, "put CRLs (PEM or DER) signed by the CAs that issue your peers' certificates in %s", c.name)
 	}
 	s := newCRLState(entries, sum)
 	c.cur.Store(s)

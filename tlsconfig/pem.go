@@ -66,7 +66,7 @@ func buildIdentity(certPEM, keyPEM []byte, certName, keyName string, now time.Ti
 		return nil, fileErr(keyName, ErrKeyMismatch, "%s and %s must be issued together; replace both from the same issuance", certName, keyName)
 	}
 	if err := checkValidity(leaf, now); err != nil {
-		fix := "renew the certificate (ccpki renew) and replace " + certName
+		fix := "renew the certificate and replace " + certName
 		if errors.Is(err, ErrNotYetValid) {
 			fix = "check the system clock, or wait until the certificate's NotBefore"
 		}
