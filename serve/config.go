@@ -27,6 +27,17 @@ const (
 	EnvMSPID       = "CORE_PEER_LOCALMSPID"
 )
 
+// Environment names of fabric-contract-api-go's server mode, read after
+// ours when ours are unset, so a contract-api deployment's environment
+// works unchanged. In that mode the CORE_TLS_CLIENT_* files are the
+// server's own certificate and key, and the peer's root is the client CA.
+const (
+	EnvContractCCID     = "CORE_CHAINCODE_ID_NAME"
+	EnvContractTLSCert  = "CORE_TLS_CLIENT_CERT_FILE"
+	EnvContractTLSKey   = "CORE_TLS_CLIENT_KEY_FILE"
+	EnvContractClientCA = "CORE_PEER_TLS_ROOTCERT_FILE"
+)
+
 // peerPingInterval is how often a Fabric peer pings an idle chaincode
 // connection; it cannot be configured on the peer.
 const peerPingInterval = time.Minute
@@ -46,7 +57,7 @@ type flagValues struct {
 
 func (v *flagValues) register(fs *pflag.FlagSet) {
 	fs.StringVar(&v.address, "address", "", "listen address host:port, e.g. 0.0.0.0:9999 (env "+EnvAddress+")")
-	fs.StringVar(&v.ccid, "ccid", "", "package id the peer installed, label:hash (env "+EnvCCID+")")
+	fs.StringVar(&v.ccid, "ccid", "", "package id the peer installed, label:hash (env "+EnvCCID+", then "+EnvContractCCID+")")
 	v.tls.register(fs)
 	fs.BoolVar(&v.insecurePlaintext, "insecure-plaintext", false, "serve without TLS: anyone who reaches the port can run transactions")
 	fs.IntVar(&v.maxConcurrentTx, "max-concurrent-tx", 0, "transactions executing at once per peer connection (0: the shim's default, 256)")
@@ -80,6 +91,10 @@ type config struct {
 	mspid            string
 	// notes are warnings found while resolving, logged once a logger exists.
 	notes []string
+	// fromEnv pairs each setting taken from the environment with the
+	// variable that set it ("--ccid", "CORE_CHAINCODE_ID_NAME", ...), for
+	// one log line at start.
+	fromEnv []string
 }
 
 // usagef is a missing, contradictory or insecure setting: exit 2.
@@ -96,13 +111,19 @@ func resolve(v flagValues, changed func(string) bool, lookup func(string) (strin
 		return strings.TrimSpace(s)
 	}
 	c := &config{mspid: env(EnvMSPID)}
-	fallback := func(flag string, val *string, envName string) {
-		if !changed(flag) && *val == "" {
-			*val = env(envName)
+	fallback := func(flag string, val *string, envNames ...string) {
+		if changed(flag) || *val != "" {
+			return
+		}
+		for _, name := range envNames {
+			if *val = env(name); *val != "" {
+				c.fromEnv = append(c.fromEnv, "--"+flag, name)
+				return
+			}
 		}
 	}
 	fallback("address", &v.address, EnvAddress)
-	fallback("ccid", &v.ccid, EnvCCID)
+	fallback("ccid", &v.ccid, EnvCCID, EnvContractCCID)
 
 	if v.address == "" {
 		return nil, usagef("no listen address: give --address (for example --address 0.0.0.0:9999) or set %s", EnvAddress)
@@ -183,8 +204,10 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 			return usagef("--insecure-plaintext turns TLS off, but %s configure TLS: drop one or the other", strings.Join(given, ", "))
 		}
 		for _, f := range v.tls.flags {
-			if f.env != "" && env(f.env) != "" {
-				c.notes = append(c.notes, fmt.Sprintf("%s is ignored: --insecure-plaintext turns TLS off", f.env))
+			for _, name := range f.envs {
+				if env(name) != "" {
+					c.notes = append(c.notes, fmt.Sprintf("%s is ignored: --insecure-plaintext turns TLS off", name))
+				}
 			}
 		}
 		if disabledEnv != "" && !envWantsPlaintext {
@@ -201,6 +224,11 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 
 	spec, names := v.tls.withEnv(changed, env)
 	c.tls, c.tlsNames, c.tlsEnv = &spec, names, v.tls.envs()
+	for _, f := range v.tls.flags {
+		if n := names[f.field]; !strings.HasPrefix(n, "--") {
+			c.fromEnv = append(c.fromEnv, "--"+f.flag, n)
+		}
+	}
 	if err := spec.Validate(); err != nil {
 		return c.tlsError(err)
 	}

@@ -56,6 +56,31 @@ func TestResolve(t *testing.T) {
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{"env only (contract-api's names)", nil, map[string]string{
+			EnvAddress: "0.0.0.0:9999", EnvContractCCID: "basic_1.0:capi",
+			EnvContractTLSCert: "/k/cert.pem", EnvContractTLSKey: "/k/key.pem", EnvContractClientCA: "/k/root.pem",
+		}, func(t *testing.T, c *config) {
+			want := tlsconfig.ServerSpec{CertFile: "/k/cert.pem", KeyFile: "/k/key.pem", ClientCAFile: "/k/root.pem", MinVersion: tlsconfig.VersionTLS12}
+			if c.ccid != "basic_1.0:capi" || !equalTLS(c.tls, want) {
+				t.Errorf("got %+v", c)
+			}
+			got := strings.Join(c.fromEnv, " ")
+			for _, pair := range []string{"--address " + EnvAddress, "--ccid " + EnvContractCCID, "--tls-cert " + EnvContractTLSCert,
+				"--tls-key " + EnvContractTLSKey, "--client-ca " + EnvContractClientCA} {
+				if !strings.Contains(got, pair) {
+					t.Errorf("fromEnv %q lacks %q", got, pair)
+				}
+			}
+		}},
+		{"fabric-samples' names win over contract-api's", nil, map[string]string{
+			EnvAddress: "0.0.0.0:9999", EnvCCID: "basic_1.0:ours", EnvContractCCID: "basic_1.0:capi",
+			EnvTLSCert: "/c/tls.crt", EnvContractTLSCert: "/k/cert.pem", EnvTLSKey: "/c/tls.key", EnvContractTLSKey: "/k/key.pem",
+			EnvClientCA: "/c/ca.crt", EnvContractClientCA: "/k/root.pem",
+		}, func(t *testing.T, c *config) {
+			if c.ccid != "basic_1.0:ours" || c.tls.CertFile != "/c/tls.crt" || c.tls.KeyFile != "/c/tls.key" || c.tls.ClientCAFile != "/c/ca.crt" {
+				t.Errorf("got %+v", c)
+			}
+		}},
 		{"flags win over env", mtls(), map[string]string{
 			EnvAddress: "0.0.0.0:1", EnvCCID: "other:1", EnvTLSCert: "e.crt", EnvTLSKey: "e.key", EnvClientCA: "e-ca.crt",
 		}, func(t *testing.T, c *config) {
@@ -199,6 +224,9 @@ func TestUsageErrors(t *testing.T) {
 		{"key without cert", append(noTLS, "--tls-key", "k"), nil, []string{"--tls-key is given but not --tls-cert (or " + EnvTLSCert + ")"}},
 		{"cert without key", append(noTLS, "--tls-cert", "c"), nil, []string{"--tls-cert is given but not --tls-key"}},
 		{"cert from env, key missing", noTLS, map[string]string{EnvTLSCert: "c"}, []string{"not --tls-key", EnvTLSKey}},
+		{"contract-api's names keep the secure default: no client CA", nil, map[string]string{
+			EnvAddress: "0.0.0.0:9999", EnvContractCCID: "basic_1.0:capi", EnvContractTLSCert: "/k/cert.pem", EnvContractTLSKey: "/k/key.pem",
+		}, []string{"--client-ca", "--insecure-no-client-auth"}},
 		{"TLS without a client CA", append(noTLS, "--tls-cert", "c", "--tls-key", "k"), nil, []string{"give --client-ca (or " + EnvClientCA + ") with the CA", "or --insecure-no-client-auth to admit any client"}},
 		{"client CA and no client auth", mtls("--insecure-no-client-auth"), nil, []string{"--client-ca requires client certificates", "drop one"}},
 		{"env client CA and no client auth", append(noTLS, "--tls-cert", "c", "--tls-key", "k", "--insecure-no-client-auth"),

@@ -20,6 +20,16 @@
 // match, '|' separates alternatives; repeat the flag to admit peers that
 // match any one rule).
 //
+// Environment fallbacks, used only where the flag is not given: first the
+// names of fabric-samples (CHAINCODE_SERVER_ADDRESS, CHAINCODE_ID,
+// CHAINCODE_TLS_DISABLED, CHAINCODE_TLS_CERT, CHAINCODE_TLS_KEY,
+// CHAINCODE_CLIENT_CA_CERT), then those of fabric-contract-api-go's server
+// mode (CORE_CHAINCODE_ID_NAME; CORE_TLS_CLIENT_CERT_FILE and
+// CORE_TLS_CLIENT_KEY_FILE as the server's own certificate and key;
+// CORE_PEER_TLS_ROOTCERT_FILE as the client CA). The same secure defaults
+// apply whichever name set a value, and one log line at start says which
+// variable set each setting.
+//
 // Run is Main without the process: tests and embedding programs pass the
 // arguments, environment, output streams and signals themselves.
 package serve

@@ -135,6 +135,13 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 	for _, n := range cfg.notes {
 		log.Warn(n)
 	}
+	if len(cfg.fromEnv) > 0 {
+		args := make([]any, len(cfg.fromEnv))
+		for i, v := range cfg.fromEnv {
+			args[i] = v
+		}
+		log.Info("settings taken from the environment", args...)
+	}
 	m := newMetrics(time.Now)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)

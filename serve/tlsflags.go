@@ -20,20 +20,22 @@ type tlsFlags struct {
 }
 
 // tlsFlag ties a flag to the spec field it sets and, for the file names
-// fabric-samples passes, the environment variable it falls back to.
+// fabric-samples and contract-api pass, the environment variables it falls
+// back to, in order.
 type tlsFlag struct {
-	field, flag, env string
+	field, flag string
+	envs        []string
 }
 
 func (t *tlsFlags) register(fs *pflag.FlagSet) {
 	s := &t.spec
 	b := tlsBinder{t: t, fs: fs}
-	b.str(&s.CertFile, "tls-cert", EnvTLSCert, "server certificate chain, PEM file; reloaded on change")
-	b.str(&s.KeyFile, "tls-key", EnvTLSKey, "server private key, PEM file, mode 0600; reloaded on change")
-	b.str(&s.ClientCAFile, "client-ca", EnvClientCA, "CA bundle whose client certificates (the peers') are admitted, PEM file; reloaded on change")
+	b.str(&s.CertFile, "tls-cert", "server certificate chain, PEM file; reloaded on change", EnvTLSCert, EnvContractTLSCert)
+	b.str(&s.KeyFile, "tls-key", "server private key, PEM file, mode 0600; reloaded on change", EnvTLSKey, EnvContractTLSKey)
+	b.str(&s.ClientCAFile, "client-ca", "CA bundle whose client certificates (the peers') are admitted, PEM file; reloaded on change", EnvClientCA, EnvContractClientCA)
 	b.strs(&s.Pins, "pin", "admit only peers whose verified chain holds this SPKI pin: sha256/<base64>, or 64 hex digits with or without colons (repeatable)")
 	b.rules(&s.IdentityRules, "client-identity", "admit only peers whose certificate matches `rule`: comma-separated o=, ou=, dns=, uri= terms that must all match, '|' between alternatives, e.g. o=Org1MSP,ou=peer (repeatable: matching one rule is enough)")
-	b.str(&s.CRLFile, "crl", "", "CRL file (PEM or DER) checked at every handshake; reloaded on change")
+	b.str(&s.CRLFile, "crl", "CRL file (PEM or DER) checked at every handshake; reloaded on change")
 	b.bool(&s.CRLFailOpen, "crl-fail-open", "admit peers while the CRL is past its nextUpdate (default: refuse them)")
 	b.bool(&s.CRLRequireFullChain, "crl-require-full-chain", "also require a current CRL from every CA above the peer's issuer (default: check those when present)")
 	b.text(&s.MinVersion, "tls-min-version", tlsconfig.VersionTLS12, "minimum TLS `version`: 1.2 or 1.3")
@@ -50,23 +52,26 @@ func (t *tlsFlags) withEnv(changed func(string) bool, env func(string) string) (
 	v := reflect.ValueOf(&spec).Elem()
 	for _, f := range t.flags {
 		names[f.field] = "--" + f.flag
-		if f.env == "" || changed(f.flag) {
+		if changed(f.flag) {
 			continue
 		}
-		if fv := v.FieldByName(f.field); fv.String() == "" && env(f.env) != "" {
-			fv.SetString(env(f.env))
-			names[f.field] = f.env
+		for _, name := range f.envs {
+			if fv := v.FieldByName(f.field); fv.String() == "" && env(name) != "" {
+				fv.SetString(env(name))
+				names[f.field] = name
+				break
+			}
 		}
 	}
 	return spec, names
 }
 
-// envs maps spec fields to their environment fallbacks.
+// envs maps spec fields to their first environment fallback.
 func (t *tlsFlags) envs() map[string]string {
 	m := map[string]string{}
 	for _, f := range t.flags {
-		if f.env != "" {
-			m[f.field] = f.env
+		if len(f.envs) > 0 {
+			m[f.field] = f.envs[0]
 		}
 	}
 	return m
@@ -78,35 +83,35 @@ type tlsBinder struct {
 	fs *pflag.FlagSet
 }
 
-func (b tlsBinder) add(ptr any, flag, env string) {
-	b.t.flags = append(b.t.flags, tlsFlag{field: specField(&b.t.spec, ptr), flag: flag, env: env})
+func (b tlsBinder) add(ptr any, flag string, envs ...string) {
+	b.t.flags = append(b.t.flags, tlsFlag{field: specField(&b.t.spec, ptr), flag: flag, envs: envs})
 }
 
-func (b tlsBinder) str(p *string, flag, env, usage string) {
-	b.add(p, flag, env)
-	if env != "" {
-		usage += " (env " + env + ")"
+func (b tlsBinder) str(p *string, flag, usage string, envs ...string) {
+	b.add(p, flag, envs...)
+	if len(envs) > 0 {
+		usage += " (env " + strings.Join(envs, ", then ") + ")"
 	}
 	b.fs.StringVar(p, flag, "", usage)
 }
 
 func (b tlsBinder) strs(p *[]string, flag, usage string) {
-	b.add(p, flag, "")
+	b.add(p, flag)
 	b.fs.StringArrayVar(p, flag, nil, usage)
 }
 
 func (b tlsBinder) bool(p *bool, flag, usage string) {
-	b.add(p, flag, "")
+	b.add(p, flag)
 	b.fs.BoolVar(p, flag, false, usage)
 }
 
 func (b tlsBinder) text(p encoding.TextUnmarshaler, flag string, def encoding.TextMarshaler, usage string) {
-	b.add(p, flag, "")
+	b.add(p, flag)
 	b.fs.TextVar(p, flag, def, usage)
 }
 
 func (b tlsBinder) rules(p *[]tlsconfig.IdentityRule, flag, usage string) {
-	b.add(p, flag, "")
+	b.add(p, flag)
 	b.fs.Var(textList[tlsconfig.IdentityRule, *tlsconfig.IdentityRule]{p}, flag, usage)
 }
 
