@@ -125,3 +125,24 @@ func ExampleValidLabel() {
 	// Output:
 	// true false
 }
+
+// A fleet package: the per-peer fields are templates, so every peer
+// installs the same package (one package id) and its builder config
+// supplies its own client certificate and key and the server's CA.
+func ExampleConnection_Templates() {
+	conn := ccaas.Connection{
+		Address: "cc.example.com:9999", DialTimeout: "10s", TLSRequired: true, ClientAuthRequired: true,
+		RootCert:   ccaas.TemplateField("root_cert"),
+		ClientCert: ccaas.TemplateField("client_cert"),
+		ClientKey:  ccaas.TemplateField("client_key"),
+	}
+	t := conn.Templates()
+	for _, k := range []string{"address", "root_cert", "client_cert", "client_key"} {
+		fmt.Printf("%s: %q\n", k, t[k])
+	}
+	// Output:
+	// address: ""
+	// root_cert: "{{.root_cert}}"
+	// client_cert: "{{.client_cert}}"
+	// client_key: "{{.client_key}}"
+}

@@ -61,3 +61,22 @@ func execute(cfg map[string]interface{}, s string) (string, error) {
 	}
 	return buf.String(), nil
 }
+
+// Templates returns the fields of c that the builder will fill from
+// CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG, by their connection.json names,
+// with the template text each holds; literal fields are left out. A
+// package whose per-peer fields are templates keeps its package id while
+// the values (a peer's client certificate, the server's CA) change.
+func (c Connection) Templates() map[string]string {
+	out := map[string]string{}
+	for _, f := range c.templated() {
+		if lit, _ := isLiteral(*f.value); !lit {
+			out[f.name] = *f.value
+		}
+	}
+	return out
+}
+
+// TemplateField is the template that fills one field of connection.json
+// from the builder config key of the same name, e.g. {{.client_cert}}.
+func TemplateField(key string) string { return "{{." + key + "}}" }

@@ -1,6 +1,7 @@
 package ccaas_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/ccserver/ccserver/ccaas"
@@ -97,5 +98,26 @@ func TestRenderThenValidate(t *testing.T) {
 		if err := c.Validate(); (err != nil) != wantErr {
 			t.Errorf("%s: %+v: Validate = %v", cfg, c, err)
 		}
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	tests := []struct {
+		name string
+		conn ccaas.Connection
+		want map[string]string
+	}{
+		{"literal", ccaas.Connection{Address: "a:1", DialTimeout: "1s"}, map[string]string{}},
+		{"address", ccaas.Connection{Address: "{{.host}}:1", DialTimeout: "1s"}, map[string]string{"address": "{{.host}}:1"}},
+		{"pem without TLS is not rendered", ccaas.Connection{Address: "a:1", RootCert: "{{.root_cert}}"}, map[string]string{}},
+		{"pem with TLS", ccaas.Connection{Address: "a:1", TLSRequired: true, ClientAuthRequired: true, RootCert: "{{.root_cert}}", ClientKey: "{{.client_key}}", ClientCert: "x"},
+			map[string]string{"root_cert": "{{.root_cert}}", "client_key": "{{.client_key}}"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.conn.Templates(); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Templates() = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -86,7 +86,7 @@ A typical development setup:
       --client-cert certs/peer/tls.crt --client-key certs/peer/tls.key --out basic.tar.gz
 ` + exitCodeHelp,
 	}
-	root.AddCommand(initCmd(), issueCmd(), renewCmd(), revokeCmd(), crlCmd(), inspectCmd(), verifyCmd(), pinCmd(), packageCmd())
+	root.AddCommand(initCmd(), issueCmd(), renewCmd(), revokeCmd(), crlCmd(), inspectCmd(), verifyCmd(), pinCmd(), packageCmd(), builderConfigCmd())
 	for _, c := range root.Commands() {
 		c.Long += "\n" + exitCodeHelp
 	}
