@@ -56,6 +56,7 @@ type material struct {
 	identity IdentitySource // nil for a client without a certificate
 	trust    TrustSource    // nil for a server without client auth
 	crl      CRLSource
+	orgs     *orgTrust // the allow list, also in trust; nil without one
 }
 
 // open validates a spec's parts and loads what they name into own.
@@ -102,6 +103,14 @@ func open(own *owned, p parts, insecureKey bool, events, watchedEvents func(Even
 		if m.trust, err = StaticTrust(tf.pem); err != nil {
 			return m, fieldErr(tf.certsField(), err)
 		}
+	}
+	if p.orgs.given() {
+		ot, err := newOrgTrust(m.trust, p.orgs, watched...)
+		if err != nil {
+			return m, fieldErr(p.orgs.field(), err)
+		}
+		own.add(ot)
+		m.trust, m.orgs = ot, ot
 	}
 	switch {
 	case c.crl != nil:
@@ -160,7 +169,7 @@ func withChanged(events func(Event), changed func()) func(Event) {
 // not the spec's source fields, which m already includes).
 func (c checkFields) verifier(side string, m material, usage x509.ExtKeyUsage, serverName string, sk *sink) *peerVerifier {
 	return &peerVerifier{side: side, trust: m.trust, usage: usage, serverName: serverName, pins: c.pinSet(),
-		rules: c.rules, crl: m.crl, authorize: c.authorizer, sink: sk, now: time.Now}
+		rules: c.rules, crl: m.crl, authorize: c.authorizer, orgs: m.orgs, sink: sk, now: time.Now}
 }
 
 // Server is a built ServerSpec: the *tls.Config to serve with, and the

@@ -162,3 +162,15 @@ func mintFiles(dir string) error {
 func writePEM(path, blockType string, der []byte, perm os.FileMode) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), perm)
 }
+
+// Admit the peers of two organisations, each only through its own CA: the
+// org is the subject O of the peer's client certificate.
+func ExampleParseOrgAdmission() {
+	for _, s := range []string{"Org1MSP=/etc/ccserver/orgs/org1-ca.pem", "Org2MSP=sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="} {
+		a, err := tlsconfig.ParseOrgAdmission(s)
+		fmt.Printf("%s: CA file %q, pins %v, %v\n", a.Org, a.CAFile, a.Pins, err)
+	}
+	// Output:
+	// Org1MSP: CA file "/etc/ccserver/orgs/org1-ca.pem", pins [], <nil>
+	// Org2MSP: CA file "", pins [sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=], <nil>
+}

@@ -54,6 +54,14 @@ type ServerSpec struct {
 	IdentityRules []IdentityRule
 	// Authorizer, if set, decides last (see Authorizer).
 	Authorizer Authorizer
+	// Orgs and OrgsDir admit peers per organisation, each bound to its own
+	// CA or pin (see OrgAdmission): a peer must belong to a listed org.
+	// OrgsDir holds one CA bundle per org, named ORG.pem or ORG.crt (a
+	// Kubernetes ConfigMap or Secret volume), re-read on change, so an
+	// org is admitted or removed without a restart. They are a client
+	// trust of their own: ClientCAFile is then needed only for pins.
+	Orgs    []OrgAdmission
+	OrgsDir string
 	// CRLFile (PEM or DER, watched) or CRL refuses revoked peers.
 	// CRLFailOpen admits peers whose status is unknown (stale or missing
 	// CRL); CRLRequireFullChain demands a CRL for every link. Both apply to
@@ -339,6 +347,7 @@ type parts struct {
 	trust      trustFields
 	checks     checkFields
 	noAuth     bool // ServerSpec.InsecureNoClientAuth
+	orgs       orgFields
 }
 
 func (s ServerSpec) parts() parts {
@@ -349,6 +358,7 @@ func (s ServerSpec) parts() parts {
 		checks: checkFields{pins: s.Pins, rules: s.IdentityRules, authorizer: s.Authorizer, crlFile: s.CRLFile, crl: s.CRL,
 			crlFailOpen: s.CRLFailOpen, fullChain: s.CRLRequireFullChain, minVersion: s.MinVersion},
 		noAuth: s.InsecureNoClientAuth,
+		orgs:   orgFields{list: s.Orgs, dir: s.OrgsDir},
 	}
 }
 
@@ -380,6 +390,9 @@ func (p parts) validate() error {
 		return err
 	}
 	ca := t.set()
+	if ca == "" && p.orgs.given() {
+		ca = p.orgs.field()
+	}
 	switch {
 	case t.prefix == "Server" && ca == "":
 		return specErr(t.fileField(), "no CA to verify the server with: give "+t.all(), ErrMissing)
@@ -393,6 +406,11 @@ func (p parts) validate() error {
 	}
 	if err := p.checks.validate(); err != nil {
 		return err
+	}
+	if p.orgs.given() {
+		if err := p.orgs.validate(t.set() != ""); err != nil {
+			return err
+		}
 	}
 	return nil
 }

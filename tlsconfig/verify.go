@@ -153,6 +153,7 @@ type peerVerifier struct {
 	rules      []IdentityRule
 	crl        CRLSource
 	authorize  Authorizer
+	orgs       *orgTrust
 	sink       *sink
 	now        func() time.Time
 }
@@ -211,6 +212,11 @@ func (v *peerVerifier) check(state tls.ConnectionState) error {
 		})
 		if err != nil {
 			return &HandshakeError{Reason: ReasonPin, Err: err}
+		}
+	}
+	if v.orgs != nil {
+		if _, err := v.orgs.admit(leaf, chains); err != nil {
+			return &HandshakeError{Reason: ReasonOrg, Err: err}
 		}
 	}
 	if v.crl != nil {
