@@ -33,6 +33,9 @@ type Handler struct {
 type TxInfo struct {
 	ChannelID string
 	TxID      string
+	// CCID is the package id the stream registered with, and PeerOrg the
+	// org the server admitted the peer as ("" without an allow list).
+	CCID, PeerOrg string
 	// Function is the first argument, or "" when the input could not be read.
 	Function string
 	Init     bool
@@ -54,6 +57,22 @@ type Observer interface {
 	TxFinished(TxInfo)
 }
 
+// StreamInfo describes a peer stream to a StreamObserver.
+type StreamInfo struct {
+	Peer    string // address and certificate subject
+	CCID    string // the package id the stream registers with
+	PeerOrg string // the org the allow list admitted the peer as, or ""
+}
+
+// StreamObserver is an Observer that also wants each stream's package id
+// and org (a server that serves several package ids or orgs). When the
+// Observer implements it, these are called instead of StreamStarted and
+// StreamEnded.
+type StreamObserver interface {
+	PeerStreamStarted(StreamInfo)
+	PeerStreamEnded(StreamInfo, error)
+}
+
 // options shared by the server and client modes.
 type runOptions struct {
 	ccid            string
@@ -61,14 +80,18 @@ type runOptions struct {
 	observer        Observer
 	maxConcurrentTx int
 	peer            string
+	peerOrg         string
 }
 
-type observerAdapter struct{ o Observer }
+type observerAdapter struct {
+	o             Observer
+	ccid, peerOrg string
+}
 
 func (a observerAdapter) TxStarted(tx *engine.Tx) { a.o.TxStarted(tx.ChannelID(), tx.TxID()) }
 
 func (a observerAdapter) TxFinished(tx *engine.Tx, o engine.Outcome, d time.Duration) {
-	info := TxInfo{ChannelID: tx.ChannelID(), TxID: tx.TxID(), Function: string(tx.Function), Init: tx.IsInit(),
+	info := TxInfo{ChannelID: tx.ChannelID(), TxID: tx.TxID(), CCID: a.ccid, PeerOrg: a.peerOrg, Function: string(tx.Function), Init: tx.IsInit(),
 		Failed: o.Failed, Panicked: tx.Panicked, Duration: d}
 	if o.Failed {
 		info.Status, info.Message = ERROR, o.ErrText
@@ -81,13 +104,13 @@ func (a observerAdapter) TxFinished(tx *engine.Tx, o engine.Outcome, d time.Dura
 func newHandler(stream PeerChaincodeStream, cc Chaincode, o runOptions) *Handler {
 	cfg := engine.Config{
 		CCID:            o.ccid,
-		Handler:         txHandler(cc),
+		Handler:         txHandler(cc, o.peerOrg),
 		MaxConcurrentTx: o.maxConcurrentTx,
 		Logger:          o.logger,
 		Peer:            o.peer,
 	}
 	if o.observer != nil {
-		cfg.Observer = observerAdapter{o.observer}
+		cfg.Observer = observerAdapter{o: o.observer, ccid: o.ccid, peerOrg: o.peerOrg}
 	}
 	return &Handler{eng: engine.New(stream, cfg)}
 }
@@ -95,12 +118,13 @@ func newHandler(stream PeerChaincodeStream, cc Chaincode, o runOptions) *Handler
 // txHandler adapts a Chaincode to the engine: it builds the stub, calls
 // Init or Invoke, flushes the write batch and applies the reply rules the
 // peer expects (Init failure → ERROR; Invoke, any status → COMPLETED).
-func txHandler(cc Chaincode) engine.HandlerFunc {
+func txHandler(cc Chaincode, peerOrg string) engine.HandlerFunc {
 	return func(tx *engine.Tx) engine.Outcome {
 		stub, err := newStub(tx)
 		if err != nil {
 			return engine.Outcome{Failed: true, ErrText: err.Error()}
 		}
+		stub.peerOrg = peerOrg
 		if len(stub.args) > 0 {
 			tx.Function = stub.args[0]
 		}

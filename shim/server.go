@@ -73,7 +73,9 @@ type ChaincodeServer struct {
 	srv       *grpc.Server
 	lis       net.Listener
 	engines   map[*engine.Engine]*peerStream
-	tls       *tlsconfig.Server // nil for plaintext
+	packages  map[string]*packageListener // ServePackage's, by package id
+	mainLis   *packageListener            // Serve's, for CCID
+	tls       *tlsconfig.Server           // nil for plaintext
 	tlsReady  bool
 	stopping  bool
 	serveDone chan struct{}
@@ -102,13 +104,22 @@ func (cs *ChaincodeServer) logger() *slog.Logger {
 // Connect serves one peer stream; gRPC calls it for /protos.Chaincode/Connect.
 func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 	who := describePeer(stream.Context())
+	st := newPeerStream(stream.Context(), cs.CCID)
+	cs.mu.Lock()
+	t := cs.tls
+	cs.mu.Unlock()
+	info := StreamInfo{Peer: who, CCID: st.ccid}
+	if t != nil && st.tls != nil {
+		info.PeerOrg, _ = t.PeerOrg(*st.tls)
+	}
 	guarded := &connectStream{Chaincode_ConnectServer: stream}
 	h := newHandler(guarded, cs.CC, runOptions{
-		ccid:            cs.CCID,
+		ccid:            st.ccid,
 		logger:          cs.Logger,
 		observer:        cs.Observer,
 		maxConcurrentTx: cs.MaxConcurrentTx,
 		peer:            who,
+		peerOrg:         info.PeerOrg,
 	})
 	cs.mu.Lock()
 	if cs.stopping {
@@ -118,14 +129,17 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 	if cs.engines == nil {
 		cs.engines = make(map[*engine.Engine]*peerStream)
 	}
-	st := newPeerStream(stream.Context())
 	cs.engines[h.eng] = st
 	closing := cs.closingLocked()
 	cs.mu.Unlock()
 
 	log := cs.logger()
-	log.Info("peer connected", "peer", who, "ccid", cs.CCID)
-	if cs.Observer != nil {
+	log.Info("peer connected", "peer", who, "ccid", st.ccid, "org", info.PeerOrg)
+	so, _ := cs.Observer.(StreamObserver)
+	switch {
+	case so != nil:
+		so.PeerStreamStarted(info)
+	case cs.Observer != nil:
 		cs.Observer.StreamStarted(who)
 	}
 	// Run blocks in Recv, which only the end of this handler interrupts:
@@ -140,21 +154,188 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 		// Returning ends the RPC after the replies already sent are
 		// flushed; Run then ends on its failed Recv.
 	case <-st.end:
-		err = status.Error(codes.PermissionDenied, "the peer's certificate no longer passes the revocation or trust check; reconnect")
+		err = st.endErr
 	}
 	guarded.close()
 	cs.mu.Lock()
 	delete(cs.engines, h.eng)
 	cs.mu.Unlock()
-	if cs.Observer != nil {
+	switch {
+	case so != nil:
+		so.PeerStreamEnded(info, err)
+	case cs.Observer != nil:
 		cs.Observer.StreamEnded(who, err)
 	}
 	if err != nil {
-		log.Info("peer disconnected", "peer", who, "err", err)
+		log.Info("peer disconnected", "peer", who, "ccid", st.ccid, "err", err)
 	} else {
-		log.Info("peer disconnected", "peer", who)
+		log.Info("peer disconnected", "peer", who, "ccid", st.ccid)
 	}
 	return err
+}
+
+// The peer dials and the chaincode speaks first: REGISTER carries the
+// package id, and nothing the peer sends before names the package it
+// launched. So a server of several package ids tells them apart by the
+// listener a connection arrived on (one address per package id, the
+// address in that package's connection.json): packageListener tags each
+// connection's local address with its package id, which Connect reads
+// from the gRPC peer.
+type packageListener struct {
+	net.Listener
+	ccid    string
+	stopped chan struct{} // closed by StopPackage
+	closed  chan struct{} // closed by Close (gRPC stopping)
+	once    sync.Once
+	stop    sync.Once
+}
+
+func newPackageListener(lis net.Listener, ccid string) *packageListener {
+	return &packageListener{Listener: lis, ccid: ccid, stopped: make(chan struct{}), closed: make(chan struct{})}
+}
+
+// Accept tags the connection. Once StopPackage closed the socket it
+// blocks until gRPC closes the listener, so that gRPC's Serve does not
+// take the stopped package for a failure of the whole server.
+func (l *packageListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		select {
+		case <-l.stopped:
+			<-l.closed
+		default:
+		}
+		return nil, err
+	}
+	return packageConn{Conn: c, local: packageAddr{Addr: c.LocalAddr(), ccid: l.ccid}}, nil
+}
+
+func (l *packageListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// stopAccepting closes the socket for StopPackage.
+func (l *packageListener) stopAccepting() error {
+	var err error
+	l.stop.Do(func() { close(l.stopped); err = l.Listener.Close() })
+	return err
+}
+
+type packageConn struct {
+	net.Conn
+	local net.Addr
+}
+
+func (c packageConn) LocalAddr() net.Addr { return c.local }
+
+// packageAddr is a local address that knows its package id.
+type packageAddr struct {
+	net.Addr
+	ccid string
+}
+
+// ServePackage serves a further package id on lis, beside the one Serve
+// serves, with the same chaincode, TLS and limits: peers that dial lis
+// get streams registered as ccid. Serve must be running (it builds the
+// gRPC server); ServePackage returns once lis accepts connections, and
+// lis is served until StopPackage or the server stops. A package id is
+// served on one listener at a time.
+//
+// This is how a channel moves from one package to the next without a
+// restart: serve the new package id before the definition that names it
+// is committed, stop the old one after.
+func (cs *ChaincodeServer) ServePackage(ccid string, lis net.Listener) error {
+	if ccid == "" {
+		lis.Close()
+		return errors.New("ServePackage: ccid must be specified")
+	}
+	cs.mu.Lock()
+	srv := cs.srv
+	if srv == nil || cs.stopping {
+		cs.mu.Unlock()
+		lis.Close()
+		return errors.New("ServePackage: the server is not serving; call Serve first")
+	}
+	if _, dup := cs.packages[ccid]; dup || ccid == cs.CCID && cs.packages[ccid] == nil && cs.mainServed() {
+		cs.mu.Unlock()
+		lis.Close()
+		return fmt.Errorf("ServePackage: package id %s is served already", ccid)
+	}
+	pl := newPackageListener(lis, ccid)
+	if cs.packages == nil {
+		cs.packages = map[string]*packageListener{}
+	}
+	cs.packages[ccid] = pl
+	cs.mu.Unlock()
+	cs.logger().Info("serving package", "ccid", ccid, "address", lis.Addr().String())
+	go func() {
+		if err := srv.Serve(pl); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			select {
+			case <-pl.stopped:
+			default:
+				cs.logger().Error("listener of package failed", "ccid", ccid, "err", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// mainServed reports whether Serve's listener for CCID is still open;
+// cs.mu held.
+func (cs *ChaincodeServer) mainServed() bool {
+	return cs.mainLis != nil && !cs.mainLis.isStopped()
+}
+
+func (l *packageListener) isStopped() bool {
+	select {
+	case <-l.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// StopPackage stops serving ccid: its listener stops accepting at once,
+// its streams refuse new transactions and finish those in flight until
+// ctx ends, then end. Other package ids are untouched. Stop a package
+// only after no channel definition names it any more: a peer that still
+// sends it transactions gets them refused.
+func (cs *ChaincodeServer) StopPackage(ctx context.Context, ccid string) error {
+	cs.mu.Lock()
+	pl := cs.packages[ccid]
+	delete(cs.packages, ccid)
+	if pl == nil && ccid == cs.CCID && cs.mainServed() {
+		pl = cs.mainLis
+	}
+	var streams []*engine.Engine
+	var states []*peerStream
+	for e, st := range cs.engines {
+		if st.ccid == ccid {
+			streams, states = append(streams, e), append(states, st)
+		}
+	}
+	cs.mu.Unlock()
+	if pl == nil {
+		return fmt.Errorf("StopPackage: package id %s is not served", ccid)
+	}
+	_ = pl.stopAccepting()
+	cs.logger().Info("stopped serving package; draining its streams", "ccid", ccid, "streams", len(streams))
+	errs := make(chan error, len(streams))
+	for i, e := range streams {
+		go func() {
+			err := e.DrainBecause(ctx, "package id "+ccid+" is no longer served by this chaincode server")
+			states[i].finish(status.Error(codes.Unavailable, "package id "+ccid+" is no longer served"))
+			errs <- err
+		}()
+	}
+	var first error
+	for range streams {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // connectStream refuses sends once the Connect handler has returned:
@@ -273,6 +454,7 @@ func (cs *ChaincodeServer) Serve(lis net.Listener) error {
 	if cs.RegisterServices != nil {
 		cs.RegisterServices(srv)
 	}
+	main := newPackageListener(lis, cs.CCID)
 	cs.mu.Lock()
 	if cs.stopping {
 		cs.mu.Unlock()
@@ -281,11 +463,12 @@ func (cs *ChaincodeServer) Serve(lis net.Listener) error {
 		return nil
 	}
 	cs.srv = srv
+	cs.mainLis = main
 	cs.serveDone = make(chan struct{})
 	done := cs.serveDone
 	cs.mu.Unlock()
 	cs.logger().Info("chaincode server listening", "address", lis.Addr().String(), "ccid", cs.CCID, "tls", cs.tls != nil)
-	err := srv.Serve(lis)
+	err := srv.Serve(main)
 	close(done)
 	cs.closeTLS()
 	if errors.Is(err, grpc.ErrServerStopped) {
@@ -384,20 +567,32 @@ const revokedIdleWait = time.Minute
 
 // peerStream is what the server keeps about one peer stream besides its engine.
 type peerStream struct {
-	tls  *tls.ConnectionState // nil for plaintext
-	end  chan struct{}        // closed to end this stream alone
-	once sync.Once
+	tls    *tls.ConnectionState // nil for plaintext
+	ccid   string               // the package id it registers with
+	end    chan struct{}        // closed to end this stream alone
+	endErr error                // what Connect returns then
+	once   sync.Once
 }
 
-func newPeerStream(ctx context.Context) *peerStream {
-	s := &peerStream{end: make(chan struct{})}
+// newPeerStream reads the stream's TLS state and its package id (from
+// the listener it arrived on, else ccid).
+func newPeerStream(ctx context.Context, ccid string) *peerStream {
+	s := &peerStream{end: make(chan struct{}), ccid: ccid}
 	if p, ok := grpcpeer.FromContext(ctx); ok {
 		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
 			state := ti.State
 			s.tls = &state
 		}
+		if a, ok := p.LocalAddr.(packageAddr); ok {
+			s.ccid = a.ccid
+		}
 	}
 	return s
+}
+
+// finish ends the stream alone with err.
+func (s *peerStream) finish(err error) {
+	s.once.Do(func() { s.endErr = err; close(s.end) })
 }
 
 // closeRevokedStreams re-checks every open stream against the current
@@ -434,7 +629,7 @@ func (cs *ChaincodeServer) closeRevokedStreams() {
 			ctx, cancel := context.WithTimeout(context.Background(), revokedIdleWait)
 			defer cancel()
 			_ = o.e.DrainBecause(ctx, "the peer's certificate no longer passes the revocation or trust check; this stream closes once its transactions finish")
-			o.st.once.Do(func() { close(o.st.end) })
+			o.st.finish(status.Error(codes.PermissionDenied, "the peer's certificate no longer passes the revocation or trust check; reconnect"))
 		}()
 	}
 }

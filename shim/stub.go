@@ -40,6 +40,8 @@ type ChaincodeStub struct {
 
 	event *peer.ChaincodeEvent
 	batch *writeBatch
+
+	peerOrg string // the org the server admitted the peer as; "" if unknown
 }
 
 func newStub(tx *engine.Tx) (*ChaincodeStub, error) {
