@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ const peerPingInterval = time.Minute
 // flagValues holds the parsed flags before environment fallbacks.
 type flagValues struct {
 	address, ccid              string
+	packagesFile               string
 	tls                        tlsFlags
 	insecurePlaintext          bool
 	maxConcurrentTx            int
@@ -58,6 +60,7 @@ type flagValues struct {
 func (v *flagValues) register(fs *pflag.FlagSet) {
 	fs.StringVar(&v.address, "address", "", "listen address host:port, e.g. 0.0.0.0:9999 (env "+EnvAddress+")")
 	fs.StringVar(&v.ccid, "ccid", "", "package id the peer installed, label:hash (env "+EnvCCID+", then "+EnvContractCCID+")")
+	fs.StringVar(&v.packagesFile, "packages", "", "file of `PACKAGE_ID ADDRESS` lines, one listener per package id, served beside --ccid/--address (or alone) and re-read on SIGHUP and every 5s: add the next package before the channel moves to it, remove the old one after, e.g. --packages /etc/ccserver/packages")
 	v.tls.register(fs)
 	fs.BoolVar(&v.insecurePlaintext, "insecure-plaintext", false, "serve without TLS: anyone who reaches the port can run transactions")
 	fs.IntVar(&v.maxConcurrentTx, "max-concurrent-tx", 0, "transactions executing at once per peer connection (0: the shim's default, 256)")
@@ -73,6 +76,11 @@ func (v *flagValues) register(fs *pflag.FlagSet) {
 // config is the validated configuration.
 type config struct {
 	address, ccid string
+	// packages are the --packages file's entries at start; the first is
+	// address and ccid when those flags are not given.
+	packagesFile string
+	packages     []pkgEntry
+	mainFromFile bool // ccid is the file's first entry, so the file can stop it
 	// tls is the validated TLS spec; nil serves plaintext.
 	tls *tlsconfig.ServerSpec
 	// tlsNames names each spec field as the operator set it (a flag, or
@@ -125,6 +133,18 @@ func resolve(v flagValues, changed func(string) bool, lookup func(string) (strin
 	fallback("address", &v.address, EnvAddress)
 	fallback("ccid", &v.ccid, EnvCCID, EnvContractCCID)
 
+	if v.packagesFile != "" {
+		ps, err := readPackages(v.packagesFile)
+		if err != nil {
+			return nil, cli.Usage(err)
+		}
+		if !changed("ccid") && !changed("address") && len(ps) > 0 {
+			v.ccid, v.address, ps = ps[0].ccid, ps[0].address, ps[1:]
+			c.mainFromFile = true
+		}
+		ps = slices.DeleteFunc(ps, func(e pkgEntry) bool { return e.ccid == v.ccid })
+		c.packagesFile, c.packages = v.packagesFile, ps
+	}
 	if v.address == "" {
 		return nil, usagef("no listen address: give --address (for example --address 0.0.0.0:9999) or set %s", EnvAddress)
 	}

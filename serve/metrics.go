@@ -164,7 +164,7 @@ func (o *observer) TxFinished(info shim.TxInfo) {
 	if status != statusOK {
 		o.log.Warn("transaction failed", "channel", info.ChannelID, "txid", info.TxID, "function", fn,
 			"status", info.Status, "outcome", status, "message", info.Message, "panicked", info.Panicked,
-			"duration", info.Duration)
+			"duration", info.Duration, "ccid", info.CCID, "org", info.PeerOrg)
 	}
 }
 
@@ -186,6 +186,9 @@ func newTLSEvents(m *metrics, log *slog.Logger, p tlsconfig.ServerSpec) *tlsEven
 	}
 	if p.CRLFile != "" {
 		e.sources[p.CRLFile] = "crl"
+	}
+	if len(p.Orgs) > 0 || p.OrgsDir != "" {
+		e.sources[tlsconfig.OrgsSource] = tlsconfig.OrgsSource
 	}
 	return e
 }

@@ -99,7 +99,13 @@ chaincode: ` + strings.Join([]string{EnvAddress, EnvCCID, EnvTLSDisabled, EnvTLS
 Flags win. ` + EnvMSPID + ` is logged and read by shim.GetMSPID.
 
 Signals: SIGTERM or SIGINT drain transactions in flight (up to
---shutdown-timeout) and exit 0; SIGHUP re-reads the TLS files now.
+--shutdown-timeout) and exit 0; SIGHUP re-reads the TLS files, the --allow-dir
+allow list and the --packages file now.
+
+A fleet: one server admits the peers of several orgs, each through its own CA
+(--allow Org1MSP=org1-ca.pem, --allow-dir DIR), and serves several package ids,
+one listener each (--packages FILE), so a channel moves to the next package
+without a restart (docs/operations.md).
 Exit status 2 means a setting is missing, contradictory or insecure.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -143,6 +149,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		log.Info("settings taken from the environment", args...)
 	}
 	m := newMetrics(time.Now)
+	fm := newFleetMetrics(m.reg)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -166,7 +173,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		KaPolicy:        &keepalive.EnforcementPolicy{MinTime: cfg.keepaliveMinTime, PermitWithoutStream: true},
 		Logger:          log,
 		MaxConcurrentTx: cfg.maxConcurrentTx,
-		Observer:        &observer{m: m, fn: newFunctionLabels(cc), log: log},
+		Observer:        fleetObserver{observer: &observer{m: m, fn: newFunctionLabels(cc), log: log}, f: fm},
 		RegisterServices: func(r grpc.ServiceRegistrar) {
 			healthpb.RegisterHealthServer(r, hs)
 			close(registered)
@@ -177,6 +184,12 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 	if err != nil {
 		return ExitFailure, fmt.Errorf("cannot listen on --address %s: %w", cfg.address, err)
 	}
+	extra, err := listenAll(cfg.packages)
+	if err != nil {
+		lis.Close()
+		return ExitFailure, err
+	}
+	pkgs := &packages{cs: cs, hs: hs, f: fm, log: log, file: cfg.packagesFile, served: map[string]string{}, timeout: cfg.shutdownTimeout}
 	var metricsSrv *http.Server
 	var metricsAddr net.Addr
 	if cfg.metricsAddress != "" {
@@ -199,7 +212,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		}
 	}
 
-	log.Info("starting chaincode server", "address", lis.Addr().String(), "ccid", cfg.ccid,
+	log.Info("starting chaincode server", "address", lis.Addr().String(), "ccid", cfg.ccid, "packages", len(cfg.packages), "allow", allowList(spec),
 		"mspid", cfg.mspid, "tls", spec != nil, "client_auth", clientAuthMode(spec),
 		"pins", pins, "crl", crl, "metrics", addrString(metricsAddr))
 
@@ -220,6 +233,24 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_SERVING)
 	m.serving.Set(1)
+	hs.SetServingStatus(cfg.ccid, healthpb.HealthCheckResponse_SERVING)
+	fm.serving.WithLabelValues(cfg.ccid).Set(1)
+	if cfg.mainFromFile {
+		pkgs.served[cfg.ccid] = cfg.address
+	}
+	for i, e := range cfg.packages {
+		if err := cs.ServePackage(e.ccid, extra[i]); err != nil {
+			log.Error("cannot serve package", "ccid", e.ccid, "err", err)
+			continue
+		}
+		pkgs.serving(e.ccid, extra[i].Addr().String(), true)
+	}
+	var poll <-chan time.Time
+	if cfg.packagesFile != "" {
+		t := time.NewTicker(packagesPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	log.Info("chaincode server ready", "address", lis.Addr().String())
 	if env.Ready != nil {
 		env.Ready(Listening{Chaincode: lis.Addr(), Metrics: metricsAddr})
@@ -236,8 +267,12 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 			return ExitOK, nil
 		case <-ctx.Done():
 			why = "context ended"
+		case <-poll:
+			pkgs.reload(ctx)
+			continue
 		case s := <-env.Signals:
 			if s == syscall.SIGHUP {
+				pkgs.reload(ctx)
 				if err := cs.ReloadTLS(); err != nil {
 					log.Error("SIGHUP: TLS reload failed; the last good material stays in use", "err", err)
 				} else {
@@ -293,7 +328,8 @@ func httpHandler(m *metrics, hs *health.Server) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		// ?ccid=PACKAGE_ID asks about one package id (--packages).
+		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{Service: r.URL.Query().Get("ccid")})
 		if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
 			http.Error(w, "not serving", http.StatusServiceUnavailable)
 			return
@@ -301,6 +337,21 @@ func httpHandler(m *metrics, hs *health.Server) http.Handler {
 		fmt.Fprintln(w, "serving")
 	})
 	return mux
+}
+
+// allowList names the per-org admission for the start-up log.
+func allowList(s *tlsconfig.ServerSpec) string {
+	if s == nil {
+		return ""
+	}
+	var parts []string
+	for _, a := range s.Orgs {
+		parts = append(parts, a.Org)
+	}
+	if s.OrgsDir != "" {
+		parts = append(parts, "dir "+s.OrgsDir)
+	}
+	return strings.Join(parts, ",")
 }
 
 func clientAuthMode(s *tlsconfig.ServerSpec) string {

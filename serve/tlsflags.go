@@ -35,6 +35,8 @@ func (t *tlsFlags) register(fs *pflag.FlagSet) {
 	b.str(&s.ClientCAFile, "client-ca", "CA bundle whose client certificates (the peers') are admitted, PEM file; reloaded on change", EnvClientCA, EnvContractClientCA)
 	b.strs(&s.Pins, "pin", "admit only peers whose verified chain holds this SPKI pin: sha256/<base64>, or 64 hex digits with or without colons (repeatable)")
 	b.rules(&s.IdentityRules, "client-identity", "admit only peers whose certificate matches `rule`: comma-separated o=, ou=, dns=, uri= terms that must all match, '|' between alternatives, e.g. o=Org1MSP,ou=peer (repeatable: matching one rule is enough)")
+	b.orgs(&s.Orgs, "allow", "admit the peers of one org only through its own CA or pin, `ORG=CAFILE|PIN`; the org is the subject O of the peer's client certificate (ccpki issue --org), e.g. --allow Org1MSP=/etc/ccserver/org1-ca.pem (repeatable; CA files reloaded on change)")
+	b.str(&s.OrgsDir, "allow-dir", "directory of per-org CA bundles named ORG.pem or ORG.crt, re-read on change and SIGHUP: a file added admits that org without a restart, e.g. --allow-dir /etc/ccserver/orgs")
 	b.str(&s.CRLFile, "crl", "CRL file (PEM or DER) checked at every handshake; reloaded on change")
 	b.bool(&s.CRLFailOpen, "crl-fail-open", "admit peers while the CRL is past its nextUpdate (default: refuse them)")
 	b.bool(&s.CRLRequireFullChain, "crl-require-full-chain", "also require a current CRL from every CA above the peer's issuer (default: check those when present)")
@@ -113,6 +115,11 @@ func (b tlsBinder) text(p encoding.TextUnmarshaler, flag string, def encoding.Te
 func (b tlsBinder) rules(p *[]tlsconfig.IdentityRule, flag, usage string) {
 	b.add(p, flag)
 	b.fs.Var(textList[tlsconfig.IdentityRule, *tlsconfig.IdentityRule]{p}, flag, usage)
+}
+
+func (b tlsBinder) orgs(p *[]tlsconfig.OrgAdmission, flag, usage string) {
+	b.add(p, flag, "")
+	b.fs.Var(textList[tlsconfig.OrgAdmission, *tlsconfig.OrgAdmission]{p}, flag, usage)
 }
 
 // specField names the field of spec that ptr points at. Deriving the name
