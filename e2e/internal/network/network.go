@@ -39,6 +39,9 @@ type Options struct {
 	Builders []Builder
 	// PeerEnv is added to every peer's environment (e.g. CORE_CHAINCODE_STARTUPTIMEOUT=30s).
 	PeerEnv []string
+	// OrgEnv is added to the environment of the peers of one org, by
+	// MSP id (e.g. each org's CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG).
+	OrgEnv map[string][]string
 	Logf    func(format string, args ...any)
 }
 
@@ -117,7 +120,8 @@ func Start(ctx context.Context, o Options) (_ *Network, err error) {
 	})
 	for i, org := range o.Orgs {
 		p := ports[3+3*i:]
-		if err := n.startPeer(ctx, org, p[0], p[1], p[2], builders, o.PeerEnv); err != nil {
+		env := append(append([]string(nil), o.PeerEnv...), o.OrgEnv[org.MSPID]...)
+		if err := n.startPeer(ctx, org, p[0], p[1], p[2], builders, env); err != nil {
 			return nil, err
 		}
 	}
@@ -339,6 +343,23 @@ func (p *Peer) CLIEnv() []string {
 // CLI runs the peer CLI as the org admin on p and returns its stdout.
 func (p *Peer) CLI(ctx context.Context, args ...string) ([]byte, error) {
 	return run(ctx, p.CLIEnv(), p.net.Fabric.Bin("peer"), args...)
+}
+
+// Setenv sets a variable of the peer's environment for its next start.
+func (p *Peer) Setenv(key, value string) {
+	p.env = append(p.env, key+"="+value) // the last one wins
+}
+
+// DropBuild removes the peer's durable build of a package id, so that the
+// next launch builds it again (the ccaas builder renders connection.json
+// from the builder config then, not at every start).
+func (p *Peer) DropBuild(ccid string) error {
+	// The peer names the directory after the package id with ':' as '-'.
+	dir := filepath.Join(filepath.Dir(p.CfgDir), "data", "externalbuilder", "builds", strings.ReplaceAll(ccid, ":", "-"))
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("no build of %s on %s: %w", ccid, p.Name, err)
+	}
+	return os.RemoveAll(dir)
 }
 
 // Restart stops the peer and starts it again on the same ports and data.
