@@ -138,7 +138,7 @@ func TestFleet(t *testing.T) {
 	waitMetricText(t, ctx, srv, fmt.Sprintf(`ccserver_package_connected_peers{ccid=%q,org="Org1MSP"} 1`, idA))
 
 	// Upgrade A -> B under load: serve B, move the definition (sequence 2, both orgs), stop A.
-	l := startLoad(t, c1, 4, "up")
+	l := startLoadRetrying(t, c1, 4, "up", true)
 	time.Sleep(time.Second)
 	writePackages(t, pkgFile, [][2]string{{idA, fmt.Sprintf("127.0.0.1:%d", ports[0])}, {idB, fmt.Sprintf("127.0.0.1:%d", ports[1])}})
 	srv.Proc.Signal(syscall.SIGHUP)
@@ -156,7 +156,8 @@ func TestFleet(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	l.halt()
 	ok, failed := l.counts()
-	t.Logf("upgrade A->B: %d transactions, %d failed; first transaction on B %s after the commit", ok, failed, switchOver.Round(time.Millisecond))
+	t.Logf("upgrade A->B: %d transactions, %d failed, %d resubmitted after MVCC_READ_CONFLICT (endorsed on sequence 1, committed after sequence 2); first transaction on B %s after the commit returned",
+		ok, failed, l.retried.Load(), switchOver.Round(time.Millisecond))
 	if failed != 0 {
 		t.Fatalf("upgrade: %d of %d transactions failed: %v", failed, ok+failed, l.errors())
 	}

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,15 +21,26 @@ import (
 // what succeeded and what failed, so a phase can assert zero failures.
 type load struct {
 	ok, failed atomic.Int64
-	mu         sync.Mutex
-	lastErrs   []string
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	// retryMVCC resubmits a transaction the orderer's block invalidated
+	// with MVCC_READ_CONFLICT, counting it in retried: Fabric invalidates
+	// transactions endorsed against a chaincode definition that a commit
+	// in between replaced, as it does any read conflict.
+	retryMVCC bool
+	retried   atomic.Int64
+	mu        sync.Mutex
+	lastErrs  []string
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // startLoad runs workers that each submit CreateAsset with fresh ids.
 func startLoad(t *testing.T, c *client.Contract, workers int, prefix string) *load {
-	l := &load{stop: make(chan struct{})}
+	return startLoadRetrying(t, c, workers, prefix, false)
+}
+
+// startLoadRetrying is startLoad, resubmitting MVCC_READ_CONFLICT if retryMVCC.
+func startLoadRetrying(t *testing.T, c *client.Contract, workers int, prefix string, retryMVCC bool) *load {
+	l := &load{stop: make(chan struct{}), retryMVCC: retryMVCC}
 	var seq atomic.Int64
 	for w := 0; w < workers; w++ {
 		l.wg.Add(1)
@@ -41,7 +53,12 @@ func startLoad(t *testing.T, c *client.Contract, workers int, prefix string) *lo
 				default:
 				}
 				id := fmt.Sprintf("%s-%d", prefix, seq.Add(1))
-				if _, err := c.Submit("CreateAsset", client.WithArguments(id, "grey", "1", "load", "1")); err != nil {
+				_, err := c.Submit("CreateAsset", client.WithArguments(id, "grey", "1", "load", "1"))
+				for l.retryMVCC && err != nil && strings.Contains(errorText(err), "MVCC_READ_CONFLICT") {
+					l.retried.Add(1)
+					_, err = c.Submit("CreateAsset", client.WithArguments(id, "grey", "1", "load", "1"))
+				}
+				if err != nil {
 					l.failed.Add(1)
 					l.mu.Lock()
 					if len(l.lastErrs) < 5 {

@@ -135,7 +135,6 @@ type packages struct {
 	f       *fleetMetrics
 	log     *slog.Logger
 	file    string
-	main    pkgEntry // Serve's, stopped through StopPackage like the others
 	served  map[string]string
 	timeout time.Duration
 }

@@ -2,7 +2,6 @@ package tlsconfig_test
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,7 +124,7 @@ func TestOrgsValidate(t *testing.T) {
 	}{
 		{"orgs are a client trust", "", func(s *tlsconfig.ServerSpec) { s.OrgsDir = "/etc/orgs" }},
 		{"pins only need a CA", "Orgs", func(s *tlsconfig.ServerSpec) {
-			s.Orgs = []tlsconfig.OrgAdmission{{Org: "Org1MSP", Pins: []string{"sha256/" + fmt.Sprint("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")}}}
+			s.Orgs = []tlsconfig.OrgAdmission{{Org: "Org1MSP", Pins: []string{"sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}
 		}},
 		{"no org name", "Orgs", func(s *tlsconfig.ServerSpec) { s.Orgs = []tlsconfig.OrgAdmission{{CAFile: "ca.pem"}} }},
 		{"orgs and no client auth", "InsecureNoClientAuth", func(s *tlsconfig.ServerSpec) { s.OrgsDir, s.InsecureNoClientAuth = "/etc/orgs", true }},

@@ -42,7 +42,7 @@ type Options struct {
 	// OrgEnv is added to the environment of the peers of one org, by
 	// MSP id (e.g. each org's CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG).
 	OrgEnv map[string][]string
-	Logf    func(format string, args ...any)
+	Logf   func(format string, args ...any)
 }
 
 // Network is a running Fabric network.
