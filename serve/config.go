@@ -53,6 +53,7 @@ type flagValues struct {
 	shutdownTimeout            time.Duration
 	keepaliveTime, keepaliveTO time.Duration
 	keepaliveMinTime           time.Duration
+	limits                     limitFlags
 }
 
 func (v *flagValues) register(fs *pflag.FlagSet) {
@@ -68,6 +69,7 @@ func (v *flagValues) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&v.keepaliveTime, "keepalive-time", time.Minute, "ping a peer after this long without activity")
 	fs.DurationVar(&v.keepaliveTO, "keepalive-timeout", 20*time.Second, "close a connection whose ping is not answered within this")
 	fs.DurationVar(&v.keepaliveMinTime, "keepalive-min-time", 20*time.Second, "accept client pings this often at most; at most 1m, because peers ping every minute")
+	v.limits.register(fs)
 }
 
 // config is the validated configuration.
@@ -89,6 +91,7 @@ type config struct {
 	keepaliveTimeout time.Duration
 	keepaliveMinTime time.Duration
 	mspid            string
+	limits           limits
 	// notes are warnings found while resolving, logged once a logger exists.
 	notes []string
 	// fromEnv pairs each setting taken from the environment with the
@@ -168,6 +171,10 @@ func resolve(v flagValues, changed func(string) bool, lookup func(string) (strin
 		return nil, usagef("--keepalive-min-time %s is longer than the %s between a Fabric peer's pings: the server would close idle peer connections with GOAWAY too_many_pings; use at most %s", v.keepaliveMinTime, peerPingInterval, peerPingInterval)
 	}
 	c.keepaliveTime, c.keepaliveTimeout, c.keepaliveMinTime = v.keepaliveTime, v.keepaliveTO, v.keepaliveMinTime
+	var err error
+	if c.limits, err = v.limits.resolve(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

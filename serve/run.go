@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -42,6 +43,9 @@ type Env struct {
 	// Signals delivers SIGTERM, SIGINT (drain and stop) and SIGHUP
 	// (reload TLS). Nil delivers none.
 	Signals <-chan os.Signal
+	// Root is the file system root /sys/fs/cgroup is read under (for
+	// GOMEMLIMIT); empty means "/". Tests point it at a fake tree.
+	Root string
 	// Ready, if set, is called once the chaincode port (and the metrics
 	// port, if any) accept connections.
 	Ready func(Listening)
@@ -121,19 +125,35 @@ Exit status 2 means a setting is missing, contradictory or insecure.`,
 	return cmd
 }
 
-func newLogger(w io.Writer, cfg *config) *slog.Logger {
+// newLogger returns the server's logger and a flush for its sampler's
+// pending summaries. Lines are sampled per kind (--log-sample-interval)
+// except at debug level, which shows every line.
+func newLogger(w io.Writer, cfg *config) (*slog.Logger, func()) {
 	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if cfg.logLevel <= slog.LevelDebug || cfg.limits.logSampleInterval <= 0 {
+		return slog.New(h), func() {}
+	}
+	sh := newSampleHandler(h, cfg.limits.logSampleInterval, cfg.limits.logSampleBurst, "reason", "function", "outcome")
+	return slog.New(sh), sh.Flush
 }
 
 // serve runs the server; the error, if any, is for Run to print.
 func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, error) {
-	log := newLogger(env.Stderr, cfg)
+	log, flushLog := newLogger(env.Stderr, cfg)
+	defer flushLog()
 	for _, n := range cfg.notes {
 		log.Warn(n)
+	}
+	if limit, source, err := memLimitFromCgroup(env.LookupEnv, env.root()); err != nil {
+		log.Warn("memory limit not set from the container", "err", err)
+	} else if limit > 0 {
+		log.Info("GOMEMLIMIT set from the container's memory limit", "gomemlimit", limit, "share", memLimitShare, "source", source)
+	} else if source != "" {
+		log.Info("memory limit", "source", source)
 	}
 	if len(cfg.fromEnv) > 0 {
 		args := make([]any, len(cfg.fromEnv))
@@ -143,6 +163,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		log.Info("settings taken from the environment", args...)
 	}
 	m := newMetrics(time.Now)
+	drops := connDrops{m: m, log: log}
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -167,16 +188,21 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		Logger:          log,
 		MaxConcurrentTx: cfg.maxConcurrentTx,
 		Observer:        &observer{m: m, fn: newFunctionLabels(cc), log: log},
+		ServerOptions:   cfg.limits.serverOptions(m, log),
+		WrapCredentials: func(c credentials.TransportCredentials) credentials.TransportCredentials {
+			return observedCreds{TransportCredentials: c, drops: drops}
+		},
 		RegisterServices: func(r grpc.ServiceRegistrar) {
 			healthpb.RegisterHealthServer(r, hs)
 			close(registered)
 		},
 	}
 
-	lis, err := net.Listen("tcp", cfg.address)
+	rawLis, err := net.Listen("tcp", cfg.address)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("cannot listen on --address %s: %w", cfg.address, err)
 	}
+	lis := &limitListener{Listener: rawLis, max: int64(cfg.limits.maxConnections), drops: drops}
 	var metricsSrv *http.Server
 	var metricsAddr net.Addr
 	if cfg.metricsAddress != "" {
@@ -201,7 +227,9 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 
 	log.Info("starting chaincode server", "address", lis.Addr().String(), "ccid", cfg.ccid,
 		"mspid", cfg.mspid, "tls", spec != nil, "client_auth", clientAuthMode(spec),
-		"pins", pins, "crl", crl, "metrics", addrString(metricsAddr))
+		"pins", pins, "crl", crl, "metrics", addrString(metricsAddr),
+		"max_connections", cfg.limits.maxConnections, "max_streams_per_connection", cfg.limits.maxStreams,
+		"max_message_size", cfg.limits.maxMessageSize)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- cs.Serve(lis) }()
@@ -253,6 +281,13 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		log.Info("chaincode server stopped")
 		return ExitOK, nil
 	}
+}
+
+func (e Env) root() string {
+	if e.Root == "" {
+		return "/"
+	}
+	return e.Root
 }
 
 // chaincodeService is the name the health service reports for the
