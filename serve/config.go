@@ -242,6 +242,9 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 	if spec.InsecureNoClientAuth {
 		c.notes = append(c.notes, "client authentication is OFF (--insecure-no-client-auth): any client that reaches the port can run transactions")
 	}
+	if spec.InsecureClientCALeaf {
+		c.notes = append(c.notes, "the client CA bundle may hold leaf certificates (--insecure-client-ca-leaf): each admits exactly itself")
+	}
 	if spec.InsecureKeyPermissions {
 		c.notes = append(c.notes, "key file permissions are not checked (--insecure-key-permissions)")
 	}
@@ -279,6 +282,8 @@ func (c *config) tlsError(err error) error {
 		hint = "'ccpki issue server' makes a pair; for a plaintext development server pass --insecure-plaintext"
 	case fe.Field == "Pins" && fe.Value != "":
 		hint = "'ccpki pin CERT' prints the pin of a certificate"
+	case errors.Is(fe, tlsconfig.ErrNotCA):
+		hint = "give the CA certificate that issued the peers' certificates ('ccpki init' writes it as ca.crt); --insecure-client-ca-leaf admits exactly the leaf given"
 	case errors.Is(fe, tlsconfig.ErrExpired):
 		hint = "'ccpki renew' renews it"
 	case fe.Field == "CRLFile" && !errors.Is(fe, tlsconfig.ErrBadOption): // the file, not a spec rule

@@ -298,7 +298,8 @@ func TestTLSFlagsBindSpecFields(t *testing.T) {
 	v.register(fs)
 	want := map[string]string{"tls-cert": "CertFile", "tls-key": "KeyFile", "client-ca": "ClientCAFile", "pin": "Pins",
 		"client-identity": "IdentityRules", "crl": "CRLFile", "crl-fail-open": "CRLFailOpen", "crl-require-full-chain": "CRLRequireFullChain",
-		"tls-min-version": "MinVersion", "insecure-no-client-auth": "InsecureNoClientAuth", "insecure-key-permissions": "InsecureKeyPermissions"}
+		"tls-min-version": "MinVersion", "insecure-no-client-auth": "InsecureNoClientAuth", "insecure-key-permissions": "InsecureKeyPermissions",
+		"insecure-client-ca-leaf": "InsecureClientCALeaf"}
 	if len(v.tls.flags) != len(want) {
 		t.Errorf("%d TLS flags, want %d", len(v.tls.flags), len(want))
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/tlsconfig"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -78,11 +79,11 @@ func (l limitFlags) resolve() (limits, error) {
 }
 
 // serverOptions are the gRPC options that enforce the ceilings.
-func (l limits) serverOptions(m *metrics, log *slog.Logger) []grpc.ServerOption {
+func (l limits) serverOptions(m *metrics, log *slog.Logger, ret *memReturn) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(uint32(l.maxStreams)),
 		grpc.MaxRecvMsgSize(l.maxMessageSize),
-		grpc.ChainStreamInterceptor(messageSizeObserver(m, log)),
+		grpc.ChainStreamInterceptor(messageSizeObserver(m, log, ret)),
 	}
 }
 
@@ -263,17 +264,21 @@ func (w *goawayWatch) goaway() {
 }
 
 // messageSizeObserver counts a stream whose peer sent a message above
-// --max-message-size (gRPC refuses it with ResourceExhausted).
-func messageSizeObserver(m *metrics, log *slog.Logger) grpc.StreamServerInterceptor {
+// --max-message-size (gRPC refuses it with ResourceExhausted), and tells
+// ret about large messages.
+func messageSizeObserver(m *metrics, log *slog.Logger, ret *memReturn) grpc.StreamServerInterceptor {
 	drops := connDrops{m: m, log: log}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		return handler(srv, &sizeWatchStream{ServerStream: ss, drops: drops})
+		err := handler(srv, &sizeWatchStream{ServerStream: ss, drops: drops, ret: ret})
+		ret.touch(0) // a stream that ended may have held large messages
+		return err
 	}
 }
 
 type sizeWatchStream struct {
 	grpc.ServerStream
 	drops connDrops
+	ret   *memReturn
 	once  sync.Once
 }
 
@@ -282,7 +287,63 @@ func (s *sizeWatchStream) RecvMsg(m any) error {
 	if err != nil && status.Code(err) == codes.ResourceExhausted {
 		s.once.Do(func() { s.drops.drop(dropMessageTooLarge, remoteOf(s.Context()), err) })
 	}
+	if cm, ok := m.(*peer.ChaincodeMessage); ok && err == nil {
+		s.ret.touch(len(cm.Payload))
+	}
 	return err
+}
+
+// largeMessage is the size from which a message's memory is worth
+// handing back to the kernel once the burst it came in is over.
+const largeMessage = 8 << 20
+
+// memReturn hands the memory of large messages back to the kernel once
+// no large message arrived for quiet: an idle server allocates nothing,
+// so without this the garbage collector may not run for minutes and the
+// runtime keeps the pages (the RSS a burst of 100 MiB messages leaves).
+type memReturn struct {
+	quiet   time.Duration
+	log     *slog.Logger
+	mu      sync.Mutex
+	pending bool
+	timer   *time.Timer
+}
+
+func newMemReturn(quiet time.Duration, log *slog.Logger) *memReturn {
+	return &memReturn{quiet: quiet, log: log}
+}
+
+// touch records a message of n bytes (0: a stream ended).
+func (r *memReturn) touch(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n >= largeMessage {
+		r.pending = true
+	}
+	if !r.pending {
+		return
+	}
+	if r.timer == nil {
+		r.timer = time.AfterFunc(r.quiet, r.fire)
+		return
+	}
+	r.timer.Reset(r.quiet)
+}
+
+func (r *memReturn) fire() {
+	r.mu.Lock()
+	r.pending = false
+	r.mu.Unlock()
+	debug.FreeOSMemory()
+	r.log.Debug("returned the memory of large messages to the system")
+}
+
+func (r *memReturn) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 }
 
 // memLimitFromCgroup sets GOMEMLIMIT to a share of the container's

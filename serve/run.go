@@ -164,6 +164,8 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 	}
 	m := newMetrics(time.Now)
 	drops := connDrops{m: m, log: log}
+	memRet := newMemReturn(5*time.Second, log)
+	defer memRet.stop()
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -188,7 +190,7 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		Logger:          log,
 		MaxConcurrentTx: cfg.maxConcurrentTx,
 		Observer:        &observer{m: m, fn: newFunctionLabels(cc), log: log},
-		ServerOptions:   cfg.limits.serverOptions(m, log),
+		ServerOptions:   cfg.limits.serverOptions(m, log, memRet),
 		WrapCredentials: func(c credentials.TransportCredentials) credentials.TransportCredentials {
 			return observedCreds{TransportCredentials: c, drops: drops}
 		},

@@ -45,6 +45,11 @@ type ServerSpec struct {
 	ClientTrust   TrustSource
 	// InsecureNoClientAuth admits clients without a certificate instead.
 	InsecureNoClientAuth bool
+	// InsecureClientCALeaf accepts a client CA bundle holding certificates
+	// that are not CAs: each then admits exactly itself. Without it such a
+	// bundle is refused at start (ErrNotCA), because a leaf given by
+	// mistake for its CA admits one peer and silently refuses the rest.
+	InsecureClientCALeaf bool
 
 	// Pins admit only peers whose verified chain holds a certificate with
 	// one of these SPKI pins (forms: ParsePin). Give old and new together
@@ -339,6 +344,7 @@ type parts struct {
 	trust      trustFields
 	checks     checkFields
 	noAuth     bool // ServerSpec.InsecureNoClientAuth
+	leafCA     bool // ServerSpec.InsecureClientCALeaf
 }
 
 func (s ServerSpec) parts() parts {
@@ -349,6 +355,7 @@ func (s ServerSpec) parts() parts {
 		checks: checkFields{pins: s.Pins, rules: s.IdentityRules, authorizer: s.Authorizer, crlFile: s.CRLFile, crl: s.CRL,
 			crlFailOpen: s.CRLFailOpen, fullChain: s.CRLRequireFullChain, minVersion: s.MinVersion},
 		noAuth: s.InsecureNoClientAuth,
+		leafCA: s.InsecureClientCALeaf,
 	}
 }
 

@@ -133,8 +133,13 @@ type server struct {
 // /readyz answers.
 func startServer(t testing.TB, p *pki, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, p, nil, extra...)
+}
+
+func startServerEnv(t testing.TB, p *pki, env []string, extra ...string) *server {
+	t.Helper()
 	bin, _ := build(t)
-	s := &server{t: t, bin: bin, addr: freeAddr(t), metrics: freeAddr(t)}
+	s := &server{t: t, bin: bin, addr: freeAddr(t), metrics: freeAddr(t), env: env}
 	s.args = append([]string{"--address", s.addr, "--ccid", ccid, "--metrics-address", s.metrics,
 		"--tls-cert", p.serverCert, "--tls-key", p.serverKey, "--client-ca", p.clientCA, "--crl", p.crl,
 		"--log-format", "json"}, extra...)

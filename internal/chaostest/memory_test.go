@@ -15,7 +15,7 @@ const bigMessage = 99 << 20
 // hold: the peak RSS while 4 connections (or 4 streams on one connection)
 // each send one 99 MiB transaction at once, and the RSS after the burst
 // settled (CCSERVER_SETTLE, default 60s). It reports figures; it asserts
-// none. CCSERVER_BIN measures another build with the same method.
+// none. CCSERVER_GOMEMLIMIT gives the server a GOMEMLIMIT. CCSERVER_BIN measures another build with the same method.
 func BenchmarkBigMessageRSS(b *testing.B) {
 	settle := 60 * time.Second
 	if s := os.Getenv("CCSERVER_SETTLE"); s != "" {
@@ -34,7 +34,11 @@ func BenchmarkBigMessageRSS(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := newPKI(b)
-			s := startServer(b, p, "--log-level", "error")
+			var env []string
+			if v := os.Getenv("CCSERVER_GOMEMLIMIT"); v != "" {
+				env = []string{"GOMEMLIMIT=" + v} // as a container's limit would set it
+			}
+			s := startServerEnv(b, p, env, "--log-level", "error")
 			idle, _ := s.rss()
 			var peers []*rawPeer
 			for range tc.conns {
