@@ -1,6 +1,7 @@
 package devpeer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/internal/peerside"
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // Exit codes of a probe, distinct per diagnosis so scripts and health
@@ -34,6 +36,8 @@ const (
 	ExitTLSServer         = 18 // plaintext configured, server speaks TLS
 	ExitCCIDMismatch      = 19 // chaincode registered with another CCID
 	ExitNoRegister        = 20 // connected, but no chaincode handshake
+	ExitClientCertExpired = 21 // our client cert expired or not yet valid
+	ExitIntermediate      = 22 // our client cert file lacks the intermediate CA
 )
 
 // CertInfo describes one certificate of the server's chain.
@@ -188,8 +192,7 @@ func diagnose(ctx context.Context, conn ccaas.Connection, obs *tlsObserver, err 
 			return pe(ExitClientCertNeeded, "the server requires a client certificate and none was sent",
 				"set \"client_auth_required\": true with client_cert and client_key (the peer's TLS client certificate)")
 		}
-		return pe(ExitClientCertRefused, "the server rejected the client certificate",
-			"use a client certificate issued by a CA in the server's client CA bundle (CHAINCODE_CLIENT_CA_CERT / --client-ca)")
+		return clientCertRefused(conn, pe)
 	}
 	if dialErr != nil {
 		if errors.Is(dialErr, syscall.ECONNREFUSED) {
@@ -210,6 +213,44 @@ func diagnose(ctx context.Context, conn ccaas.Connection, obs *tlsObserver, err 
 		return pe(ExitUnreachable, fmt.Sprintf("timed out connecting to %s", conn.Address), "check the address and raise dial_timeout if the path is slow")
 	}
 	return pe(ExitFailure, "the connection failed", "see the error; run the chaincode server with debug logs")
+}
+
+// clientCertRefused explains a refused client certificate from what the
+// client can see: the server sends the same TLS alert (bad_certificate)
+// whether the certificate is expired, from an unknown CA, revoked, or
+// outside its pins or identity rules, so the local checks come first and
+// the rest points at the server's own account of the reason.
+func clientCertRefused(conn ccaas.Connection, pe func(int, string, string) *ProbeError) *ProbeError {
+	chain, _ := x509util.ParseCertificates([]byte(conn.ClientCert))
+	if len(chain) > 0 {
+		leaf, now := chain[0], time.Now()
+		switch {
+		case now.After(leaf.NotAfter):
+			return pe(ExitClientCertExpired, fmt.Sprintf("the client certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339)),
+				"renew the peer's client certificate ('ccpki renew') and point client_cert at the new one")
+		case now.Before(leaf.NotBefore):
+			return pe(ExitClientCertExpired, fmt.Sprintf("the client certificate is not valid until %s", leaf.NotBefore.UTC().Format(time.RFC3339)),
+				"check the clocks of this machine and the CA")
+		case len(chain) == 1 && !selfIssued(leaf) && !issuedByRoot(leaf, conn.RootCert):
+			return pe(ExitIntermediate, fmt.Sprintf("the client certificate (issued by %q) came alone: an intermediate CA the server may need is not in client_cert", leaf.Issuer.String()),
+				"append the intermediate CA certificate(s) to client_cert, leaf first (or give the server the intermediate in --client-ca)")
+		}
+	}
+	return pe(ExitClientCertRefused, "the server refused the client certificate: its CA is not in the server's client CA bundle, it is revoked, or it fails the server's pins or identity rules (TLS sends the same alert for each)",
+		"the server's log line \"TLS handshake rejected\" and its metric ccserver_tls_handshake_failures_total name the reason (unknown-ca, revoked, pin, identity-rule); for unknown-ca use a client certificate from a CA in the server's --client-ca")
+}
+
+func selfIssued(c *x509.Certificate) bool { return bytes.Equal(c.RawIssuer, c.RawSubject) }
+
+// issuedByRoot reports whether a certificate of the PEM bundle signed c.
+func issuedByRoot(c *x509.Certificate, bundle string) bool {
+	roots, _ := x509util.ParseCertificates([]byte(bundle))
+	for _, r := range roots {
+		if c.CheckSignatureFrom(r) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // postHandshakeAlert redoes the TLS handshake alone and reads once, to

@@ -196,6 +196,12 @@ func (s *server) kill() {
 	<-s.done
 }
 
+// stop sends SIGTERM and waits for the drain to end.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+}
+
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
 // rss reads the server's resident set size and its peak (VmHWM), in bytes.
@@ -341,4 +347,31 @@ func (r *rawPeer) transact(ctx context.Context, size int) error {
 			_ = st.Send(&peer.ChaincodeMessage{Type: peer.ChaincodeMessage_RESPONSE, ChannelId: m.ChannelId, Txid: m.Txid})
 		}
 	}
+}
+
+// flood makes rate TLS handshakes per second without a client
+// certificate for d, and returns how many it made.
+func flood(t testing.TB, addr string, p *pki, rate int, d time.Duration) int {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: p.ca.Pool(), ServerName: "127.0.0.1", NextProtos: []string{"h2"}}
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	var wg sync.WaitGroup
+	n := 0
+	for time.Now().Before(end) {
+		<-tick.C
+		n++
+		wg.Go(func() {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+			if err != nil {
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.Read(make([]byte, 1)) // TLS 1.3: the refusal arrives after the handshake
+			c.Close()
+		})
+	}
+	wg.Wait()
+	return n
 }
