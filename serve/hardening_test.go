@@ -159,9 +159,9 @@ func TestMemLimitFromCgroup(t *testing.T) {
 		env       map[string]string
 		wantLimit int64
 	}{
-		{"v2 limit", map[string]string{"sys/fs/cgroup/memory.max": "1073741824\n"}, nil, share(1<<30)},
+		{"v2 limit", map[string]string{"sys/fs/cgroup/memory.max": "1073741824\n"}, nil, share(1 << 30)},
 		{"v2 no limit", map[string]string{"sys/fs/cgroup/memory.max": "max\n"}, nil, 0},
-		{"v1 limit", map[string]string{"sys/fs/cgroup/memory/memory.limit_in_bytes": "536870912\n"}, nil, share(512<<20)},
+		{"v1 limit", map[string]string{"sys/fs/cgroup/memory/memory.limit_in_bytes": "536870912\n"}, nil, share(512 << 20)},
 		{"v1 no limit", map[string]string{"sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, nil, 0},
 		{"GOMEMLIMIT wins", map[string]string{"sys/fs/cgroup/memory.max": "1073741824\n"}, map[string]string{"GOMEMLIMIT": "300MiB"}, 0},
 		{"no cgroup", nil, nil, 0},

@@ -58,7 +58,9 @@ func newSampleHandler(next slog.Handler, interval time.Duration, burst int, keyA
 	}}
 }
 
-func (h *sampleHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+func (h *sampleHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
 
 func (h *sampleHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return &sampleHandler{next: h.next.WithAttrs(as), s: h.s}

@@ -26,7 +26,7 @@ func BenchmarkBigMessageRSS(b *testing.B) {
 		settle = d
 	}
 	for _, tc := range []struct {
-		name         string
+		name           string
 		conns, perConn int
 	}{
 		{"4conns", 4, 1},
