@@ -37,7 +37,6 @@ const (
 	ExitCCIDMismatch      = 19 // chaincode registered with another CCID
 	ExitNoRegister        = 20 // connected, but no chaincode handshake
 	ExitClientCertExpired = 21 // our client cert expired or not yet valid
-	ExitIntermediate      = 22 // our client cert file lacks the intermediate CA
 )
 
 // CertInfo describes one certificate of the server's chain.
@@ -231,13 +230,15 @@ func clientCertRefused(conn ccaas.Connection, pe func(int, string, string) *Prob
 		case now.Before(leaf.NotBefore):
 			return pe(ExitClientCertExpired, fmt.Sprintf("the client certificate is not valid until %s", leaf.NotBefore.UTC().Format(time.RFC3339)),
 				"check the clocks of this machine and the CA")
-		case len(chain) == 1 && !selfIssued(leaf) && !issuedByRoot(leaf, conn.RootCert):
-			return pe(ExitIntermediate, fmt.Sprintf("the client certificate (issued by %q) came alone: an intermediate CA the server may need is not in client_cert", leaf.Issuer.String()),
-				"append the intermediate CA certificate(s) to client_cert, leaf first (or give the server the intermediate in --client-ca)")
 		}
 	}
-	return pe(ExitClientCertRefused, "the server refused the client certificate: its CA is not in the server's client CA bundle, it is revoked, or it fails the server's pins or identity rules (TLS sends the same alert for each)",
-		"the server's log line \"TLS handshake rejected\" and its metric ccserver_tls_handshake_failures_total name the reason (unknown-ca, revoked, pin, identity-rule); for unknown-ca use a client certificate from a CA in the server's --client-ca")
+	fix := "the server's log line \"TLS handshake rejected\" and its metric ccserver_tls_handshake_failures_total name the reason (unknown-ca, revoked, pin, identity-rule); for unknown-ca use a client certificate from a CA in the server's --client-ca"
+	if len(chain) == 1 && !selfIssued(chain[0]) && !issuedByRoot(chain[0], conn.RootCert) {
+		// Whether the issuer is an intermediate the server lacks only the
+		// server knows; say what would fix that case.
+		fix += fmt.Sprintf("; if %q is an intermediate CA, append its certificate to client_cert after the leaf", chain[0].Issuer.String())
+	}
+	return pe(ExitClientCertRefused, "the server rejected the client certificate: its CA is not in the server's client CA bundle, it is revoked, or it fails the server's pins or identity rules (TLS sends the same alert for each)", fix)
 }
 
 func selfIssued(c *x509.Certificate) bool { return bytes.Equal(c.RawIssuer, c.RawSubject) }

@@ -28,7 +28,7 @@ const exitCodes = `Exit codes:
   16  client certificate rejected  17  TLS configured, server is plaintext
   18  plaintext configured, server speaks TLS
   19  CCID mismatch                20  connected, but no chaincode handshake
-  21  client certificate expired   22  client certificate lacks its intermediate CA`
+  21  client certificate expired or not yet valid`
 
 // builderConfigEnv is the peer's variable the ccaas builder fills
 // connection.json's templates from; ccpeer reads it the same way.

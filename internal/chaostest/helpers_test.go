@@ -67,13 +67,13 @@ func build(t testing.TB) (ccserver, ccpeer string) {
 
 // pki is a CA, the server's files and one admitted peer's files.
 type pki struct {
-	ca                        *testpki.CA
-	dir                       string
-	serverCert, serverKey     string
-	clientCA, crl             string
-	peerCert, peerKey         string
-	peerTLS                   tls.Certificate
-	serverDir, connectionJSON string
+	ca                    *testpki.CA
+	dir                   string
+	serverCert, serverKey string
+	clientCA, crl         string
+	peerCert, peerKey     string
+	peerTLS               tls.Certificate
+	serverDir             string
 }
 
 func newPKI(t testing.TB) *pki {
