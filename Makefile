@@ -94,3 +94,9 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# Chaos scenarios against real ccserver/ccpeer processes (internal/chaostest),
+# the long version; CI runs `go test -short ./internal/chaostest/` in unit.
+.PHONY: chaos
+chaos:
+	CCSERVER_CHAOS=1 $(GO) test -count=1 -v -timeout 30m ./internal/chaostest/

@@ -93,6 +93,12 @@ type BenchConfig struct {
 	// OnMeasure, if set, is called once when measurement begins (after
 	// dialing and warmup), for example to sample server-side counters.
 	OnMeasure func()
+	// Reconnect is how long a connection whose stream the server closed
+	// (a restart, a drain, a revoked certificate) is redialed, with
+	// backoff from 100 ms to 2 s, before the run stops with an error.
+	// Zero stops at the first closed stream. Workers of a closed stream
+	// wait for it; they never spin on a dead one.
+	Reconnect time.Duration
 	// Unsigned sends proposals with a creator but no signature, as the
 	// chaincode never verifies it: the load generator then spends no ECDSA
 	// signature per transaction, leaving the CPU to the server.
@@ -118,6 +124,12 @@ type BenchResult struct {
 	Max          time.Duration `json:"max_ns"`
 	Concurrency  int           `json:"concurrency"`
 	Connections  int           `json:"connections"`
+	// StreamsLost counts streams the server closed during the run;
+	// Reconnects the redials that succeeded; LongestOutage the longest
+	// time a connection had no stream (the recovery time).
+	StreamsLost   int64         `json:"streams_lost"`
+	Reconnects    int64         `json:"reconnects"`
+	LongestOutage time.Duration `json:"longest_outage_ns"`
 	// ServerCPUPer1000 is server user+system CPU per 1000 transactions
 	// (only with ServerPID).
 	ServerCPUPer1000 time.Duration `json:"server_cpu_per_1000_tx_ns,omitempty"`
@@ -178,13 +190,27 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if cfg.CCID != "" {
 		opts = append(opts, peerside.WithCCID(cfg.CCID))
 	}
+	var slots []*benchConn
+	var stats reconnectStats
 	for range conns {
 		c, obs, err := dial(ctx, cfg.Conn, opts)
 		if err != nil {
 			return nil, diagnose(ctx, cfg.Conn, obs, err)
 		}
 		clients = append(clients, c)
+		slots = append(slots, &benchConn{c: c, stats: &stats, redial: func(ctx context.Context) (*Client, error) {
+			c, obs, err := dial(ctx, cfg.Conn, opts)
+			if err != nil {
+				return nil, diagnose(ctx, cfg.Conn, obs, err)
+			}
+			return c, nil
+		}})
 	}
+	defer func() {
+		for _, s := range slots {
+			s.close()
+		}
+	}()
 	if cfg.ServerPID > 0 {
 		if _, err := ProcessCPU(cfg.ServerPID); err != nil {
 			return nil, err
@@ -196,6 +222,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer cancel()
+	var stopErr atomic.Value // why the run stopped early
 	var measuring atomic.Bool
 	var txs, errs atomic.Int64
 	var firstErr atomic.Value
@@ -206,14 +233,22 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		go func() {
 			defer wg.Done()
 			rng := mrand.New(mrand.NewPCG(uint64(w), 1))
-			cl := clients[w%len(clients)]
+			slot := slots[w%len(slots)]
 			for runCtx.Err() == nil {
+				cl, gen := slot.get()
 				e := pick(cfg.Mix, rng.IntN(totalWeight))
 				t0 := time.Now()
 				// The engine's Execute: no conversion of results on the load path.
 				res, err := cl.conn.Execute(runCtx, &peerside.Tx{ChannelID: cfg.ChannelID, Args: e.Args})
 				if runCtx.Err() != nil {
 					return // the run ended during this transaction: not counted
+				}
+				if err != nil && streamClosed(cl) {
+					// Counted below as failed: it was in flight when the stream ended.
+					if rerr := slot.reconnect(runCtx, gen, cfg.Reconnect); rerr != nil && runCtx.Err() == nil {
+						stopErr.CompareAndSwap(nil, rerr)
+						cancel()
+					}
 				}
 				if !measuring.Load() {
 					continue // warming up
@@ -264,7 +299,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	res := &BenchResult{Transactions: txs.Load(), Errors: errs.Load(), Elapsed: elapsed, Concurrency: cfg.Concurrency, Connections: conns}
+	res := &BenchResult{Transactions: txs.Load(), Errors: errs.Load(), Elapsed: elapsed, Concurrency: cfg.Concurrency, Connections: conns,
+		StreamsLost: stats.lost.Load(), Reconnects: stats.reconnects.Load(), LongestOutage: time.Duration(stats.longest.Load())}
 	if v, ok := firstErr.Load().(string); ok {
 		res.FirstError = v
 	}
@@ -274,6 +310,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if n := len(all); n > 0 {
 		res.P50, res.P99, res.Max = all[(n-1)*50/100], all[(n-1)*99/100], all[n-1]
 	}
+	if err, ok := stopErr.Load().(error); ok {
+		return res, &BenchStopped{Result: res, Err: err}
+	}
 	if cfg.ServerPID > 0 && res.Transactions > 0 {
 		cpu1, err := ProcessCPU(cfg.ServerPID)
 		if err != nil {
@@ -282,6 +321,101 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		res.ServerCPUPer1000 = (cpu1 - cpu0) * 1000 / time.Duration(res.Transactions)
 	}
 	return res, nil
+}
+
+// BenchStopped is returned (with the figures so far) when the server
+// closed a stream and it could not be redialed within Reconnect.
+type BenchStopped struct {
+	Result *BenchResult
+	Err    error
+}
+
+func (e *BenchStopped) Error() string {
+	return fmt.Sprintf("bench stopped: the server closed a stream and it could not be reopened: %v", e.Err)
+}
+
+func (e *BenchStopped) Unwrap() error { return e.Err }
+
+// streamClosed reports whether c's stream has ended.
+func streamClosed(c *Client) bool {
+	select {
+	case <-c.conn.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+type reconnectStats struct {
+	lost, reconnects, longest atomic.Int64
+}
+
+// benchConn is one of the run's connections; a worker that finds its
+// stream closed redials it, and the others wait for that redial.
+type benchConn struct {
+	mu     sync.Mutex
+	c      *Client
+	gen    int
+	stats  *reconnectStats
+	redial func(context.Context) (*Client, error)
+	extra  []*Client
+}
+
+func (b *benchConn) get() (*Client, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.c, b.gen
+}
+
+// reconnect replaces the stream of generation gen, unless another worker
+// already did, with backoff for up to limit.
+func (b *benchConn) reconnect(ctx context.Context, gen int, limit time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.gen != gen {
+		return nil
+	}
+	b.stats.lost.Add(1)
+	start := time.Now()
+	wait := 100 * time.Millisecond
+	for {
+		if time.Since(start) >= limit {
+			return fmt.Errorf("no stream for %v: %w", time.Since(start).Round(time.Millisecond), b.c.conn.Err())
+		}
+		c, err := b.redial(ctx)
+		if err == nil {
+			if b.gen > 0 { // generation 0 is closed by Bench's own list
+				b.extra = append(b.extra, b.c)
+			}
+			b.c, b.gen = c, b.gen+1
+			b.stats.reconnects.Add(1)
+			d := int64(time.Since(start))
+			for {
+				old := b.stats.longest.Load()
+				if d <= old || b.stats.longest.CompareAndSwap(old, d) {
+					break
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(wait, limit-time.Since(start))):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func (b *benchConn) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.extra {
+		c.Close()
+	}
+	if b.gen > 0 {
+		b.c.Close() // the first one is in the caller's list
+	}
 }
 
 func pick(mix []MixEntry, n int) MixEntry {

@@ -233,3 +233,22 @@ func (s *boltState) appendHistory(tx *bolt.Tx, u *peerside.Update, w peerside.Wr
 	}
 	return kb.Put(binary.BigEndian.AppendUint64(nil, seq), b)
 }
+
+// ReadState returns the public world state of namespace ns in the state
+// file at path, opened read-only (an invoke may hold it for writing; then
+// it waits up to 5 s). Bench seeds its in-memory state with it, so a load
+// run sees what invoke committed without changing the file.
+func ReadState(path, ns string) (map[string][]byte, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	defer db.Close()
+	st := &boltState{db: db, ns: []byte(ns)}
+	out := map[string][]byte{}
+	err = st.Scan("", "", "", func(k string, v []byte) bool { out[k] = v; return true })
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package devpeer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/internal/peerside"
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // Exit codes of a probe, distinct per diagnosis so scripts and health
@@ -34,6 +36,7 @@ const (
 	ExitTLSServer         = 18 // plaintext configured, server speaks TLS
 	ExitCCIDMismatch      = 19 // chaincode registered with another CCID
 	ExitNoRegister        = 20 // connected, but no chaincode handshake
+	ExitClientCertExpired = 21 // our client cert expired or not yet valid
 )
 
 // CertInfo describes one certificate of the server's chain.
@@ -188,8 +191,7 @@ func diagnose(ctx context.Context, conn ccaas.Connection, obs *tlsObserver, err 
 			return pe(ExitClientCertNeeded, "the server requires a client certificate and none was sent",
 				"set \"client_auth_required\": true with client_cert and client_key (the peer's TLS client certificate)")
 		}
-		return pe(ExitClientCertRefused, "the server rejected the client certificate",
-			"use a client certificate issued by a CA in the server's client CA bundle (CHAINCODE_CLIENT_CA_CERT / --client-ca)")
+		return clientCertRefused(conn, pe)
 	}
 	if dialErr != nil {
 		if errors.Is(dialErr, syscall.ECONNREFUSED) {
@@ -210,6 +212,46 @@ func diagnose(ctx context.Context, conn ccaas.Connection, obs *tlsObserver, err 
 		return pe(ExitUnreachable, fmt.Sprintf("timed out connecting to %s", conn.Address), "check the address and raise dial_timeout if the path is slow")
 	}
 	return pe(ExitFailure, "the connection failed", "see the error; run the chaincode server with debug logs")
+}
+
+// clientCertRefused explains a refused client certificate from what the
+// client can see: the server sends the same TLS alert (bad_certificate)
+// whether the certificate is expired, from an unknown CA, revoked, or
+// outside its pins or identity rules, so the local checks come first and
+// the rest points at the server's own account of the reason.
+func clientCertRefused(conn ccaas.Connection, pe func(int, string, string) *ProbeError) *ProbeError {
+	chain, _ := x509util.ParseCertificates([]byte(conn.ClientCert))
+	if len(chain) > 0 {
+		leaf, now := chain[0], time.Now()
+		switch {
+		case now.After(leaf.NotAfter):
+			return pe(ExitClientCertExpired, fmt.Sprintf("the client certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339)),
+				"renew the peer's client certificate ('ccpki renew') and point client_cert at the new one")
+		case now.Before(leaf.NotBefore):
+			return pe(ExitClientCertExpired, fmt.Sprintf("the client certificate is not valid until %s", leaf.NotBefore.UTC().Format(time.RFC3339)),
+				"check the clocks of this machine and the CA")
+		}
+	}
+	fix := "the server's log line \"TLS handshake rejected\" and its metric ccserver_tls_handshake_failures_total name the reason (unknown-ca, revoked, pin, identity-rule); for unknown-ca use a client certificate from a CA in the server's --client-ca"
+	if len(chain) == 1 && !selfIssued(chain[0]) && !issuedByRoot(chain[0], conn.RootCert) {
+		// Whether the issuer is an intermediate the server lacks only the
+		// server knows; say what would fix that case.
+		fix += fmt.Sprintf("; if %q is an intermediate CA, append its certificate to client_cert after the leaf", chain[0].Issuer.String())
+	}
+	return pe(ExitClientCertRefused, "the server rejected the client certificate: its CA is not in the server's client CA bundle, it is revoked, or it fails the server's pins or identity rules (TLS sends the same alert for each)", fix)
+}
+
+func selfIssued(c *x509.Certificate) bool { return bytes.Equal(c.RawIssuer, c.RawSubject) }
+
+// issuedByRoot reports whether a certificate of the PEM bundle signed c.
+func issuedByRoot(c *x509.Certificate, bundle string) bool {
+	roots, _ := x509util.ParseCertificates([]byte(bundle))
+	for _, r := range roots {
+		if c.CheckSignatureFrom(r) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // postHandshakeAlert redoes the TLS handshake alone and reads once, to

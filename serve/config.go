@@ -55,6 +55,7 @@ type flagValues struct {
 	shutdownTimeout            time.Duration
 	keepaliveTime, keepaliveTO time.Duration
 	keepaliveMinTime           time.Duration
+	limits                     limitFlags
 }
 
 func (v *flagValues) register(fs *pflag.FlagSet) {
@@ -71,6 +72,7 @@ func (v *flagValues) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&v.keepaliveTime, "keepalive-time", time.Minute, "ping a peer after this long without activity")
 	fs.DurationVar(&v.keepaliveTO, "keepalive-timeout", 20*time.Second, "close a connection whose ping is not answered within this")
 	fs.DurationVar(&v.keepaliveMinTime, "keepalive-min-time", 20*time.Second, "accept client pings this often at most; at most 1m, because peers ping every minute")
+	v.limits.register(fs)
 }
 
 // config is the validated configuration.
@@ -97,6 +99,7 @@ type config struct {
 	keepaliveTimeout time.Duration
 	keepaliveMinTime time.Duration
 	mspid            string
+	limits           limits
 	// notes are warnings found while resolving, logged once a logger exists.
 	notes []string
 	// fromEnv pairs each setting taken from the environment with the
@@ -188,6 +191,10 @@ func resolve(v flagValues, changed func(string) bool, lookup func(string) (strin
 		return nil, usagef("--keepalive-min-time %s is longer than the %s between a Fabric peer's pings: the server would close idle peer connections with GOAWAY too_many_pings; use at most %s", v.keepaliveMinTime, peerPingInterval, peerPingInterval)
 	}
 	c.keepaliveTime, c.keepaliveTimeout, c.keepaliveMinTime = v.keepaliveTime, v.keepaliveTO, v.keepaliveMinTime
+	var err error
+	if c.limits, err = v.limits.resolve(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -255,6 +262,9 @@ func resolveTLS(c *config, v flagValues, changed func(string) bool, env func(str
 	if spec.InsecureNoClientAuth {
 		c.notes = append(c.notes, "client authentication is OFF (--insecure-no-client-auth): any client that reaches the port can run transactions")
 	}
+	if spec.InsecureClientCALeaf {
+		c.notes = append(c.notes, "the client CA bundle may hold leaf certificates (--insecure-client-ca-leaf): each admits exactly itself")
+	}
 	if spec.InsecureKeyPermissions {
 		c.notes = append(c.notes, "key file permissions are not checked (--insecure-key-permissions)")
 	}
@@ -292,6 +302,8 @@ func (c *config) tlsError(err error) error {
 		hint = "'ccpki issue server' makes a pair; for a plaintext development server pass --insecure-plaintext"
 	case fe.Field == "Pins" && fe.Value != "":
 		hint = "'ccpki pin CERT' prints the pin of a certificate"
+	case errors.Is(fe, tlsconfig.ErrNotCA):
+		hint = "give the CA certificate that issued the peers' certificates ('ccpki init' writes it as ca.crt); --insecure-client-ca-leaf admits exactly the leaf given"
 	case errors.Is(fe, tlsconfig.ErrExpired):
 		hint = "'ccpki renew' renews it"
 	case fe.Field == "CRLFile" && !errors.Is(fe, tlsconfig.ErrBadOption): // the file, not a spec rule

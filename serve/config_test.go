@@ -299,7 +299,7 @@ func TestTLSFlagsBindSpecFields(t *testing.T) {
 	want := map[string]string{"tls-cert": "CertFile", "tls-key": "KeyFile", "client-ca": "ClientCAFile", "pin": "Pins",
 		"client-identity": "IdentityRules", "crl": "CRLFile", "crl-fail-open": "CRLFailOpen", "crl-require-full-chain": "CRLRequireFullChain",
 		"tls-min-version": "MinVersion", "insecure-no-client-auth": "InsecureNoClientAuth", "insecure-key-permissions": "InsecureKeyPermissions",
-		"allow": "Orgs", "allow-dir": "OrgsDir"}
+		"allow": "Orgs", "allow-dir": "OrgsDir", "insecure-client-ca-leaf": "InsecureClientCALeaf"}
 	if len(v.tls.flags) != len(want) {
 		t.Errorf("%d TLS flags, want %d", len(v.tls.flags), len(want))
 	}

@@ -137,11 +137,13 @@ type packages struct {
 	file    string
 	served  map[string]string
 	timeout time.Duration
+	// limit wraps a package's listener in the process's connection limit.
+	limit func(net.Listener) net.Listener
 }
 
 // listen binds the listeners of entries before the server starts, so a
 // port in use fails the start.
-func listenAll(entries []pkgEntry) ([]net.Listener, error) {
+func listenAll(entries []pkgEntry, limit func(net.Listener) net.Listener) ([]net.Listener, error) {
 	var ls []net.Listener
 	for _, e := range entries {
 		l, err := net.Listen("tcp", e.address)
@@ -151,7 +153,7 @@ func listenAll(entries []pkgEntry) ([]net.Listener, error) {
 			}
 			return nil, fmt.Errorf("cannot listen on %s for package %s: %w", e.address, e.ccid, err)
 		}
-		ls = append(ls, l)
+		ls = append(ls, limit(l))
 	}
 	return ls, nil
 }
@@ -200,7 +202,7 @@ func (p *packages) reload(ctx context.Context) {
 			p.log.Error("cannot serve package", "ccid", e.ccid, "address", e.address, "err", err)
 			continue
 		}
-		if err := p.cs.ServePackage(e.ccid, lis); err != nil {
+		if err := p.cs.ServePackage(e.ccid, p.limit(lis)); err != nil {
 			p.log.Error("cannot serve package", "ccid", e.ccid, "err", err)
 			continue
 		}

@@ -44,6 +44,9 @@ type metrics struct {
 	rotations      *prometheus.CounterVec
 	reloadFailures *prometheus.CounterVec
 	crlNextUpdate  prometheus.Gauge
+	txFailures     *prometheus.CounterVec
+	connDrops      *prometheus.CounterVec
+	connections    prometheus.Gauge
 
 	mu            sync.Mutex
 	crlThisUpdate time.Time
@@ -86,11 +89,23 @@ func newMetrics(now func() time.Time) *metrics {
 	m.crlNextUpdate = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "ccserver_tls_crl_next_update_timestamp_seconds", Help: "Earliest nextUpdate (Unix time) of the CRLs in use.",
 	})
+	m.txFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ccserver_transaction_failures_total",
+		Help: "Transactions that did not succeed, by function and reason (panic; failed: the peer got ERROR; client-error: status 400-499; server-error: status >= 500). Their log lines are sampled; this counts every one.",
+	}, []string{"function", "reason"})
+	m.connDrops = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ccserver_connections_dropped_total",
+		Help: "Connections or streams dropped before or outside a transaction, by reason (connection-limit, handshake-timeout, no-alpn, handshake-error, too-many-pings, message-too-large). TLS refusals by the trust checks are in ccserver_tls_handshake_failures_total.",
+	}, []string{"reason"})
+	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ccserver_connections_open", Help: "TCP connections open on the chaincode port, handshakes included (at most --max-connections).",
+	})
 	crlAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ccserver_tls_crl_age_seconds", Help: "Seconds since the thisUpdate of the oldest CRL in use (0 without a CRL).",
 	}, m.crlAge)
 	m.reg.MustRegister(m.txTotal, m.txDuration, m.inFlight, m.peers, m.serving,
 		m.handshakeFails, m.certNotAfter, m.rotations, m.reloadFailures, m.crlNextUpdate, crlAge,
+		m.txFailures, m.connDrops, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -162,10 +177,32 @@ func (o *observer) TxFinished(info shim.TxInfo) {
 	o.m.txTotal.WithLabelValues(fn, status).Inc()
 	o.m.txDuration.WithLabelValues(fn).Observe(info.Duration.Seconds())
 	if status != statusOK {
+		reason := failureReason(info)
+		o.m.txFailures.WithLabelValues(fn, reason).Inc()
 		o.log.Warn("transaction failed", "channel", info.ChannelID, "txid", info.TxID, "function", fn,
 			"status", info.Status, "outcome", status, "message", info.Message, "panicked", info.Panicked,
-			"duration", info.Duration, "ccid", info.CCID, "org", info.PeerOrg)
+			"duration", info.Duration, "reason", reason, "ccid", info.CCID, "org", info.PeerOrg)
 	}
+}
+
+// Failure reasons, ccserver_transaction_failures_total's reason label.
+const (
+	failPanic       = "panic"
+	failFailed      = "failed"
+	failClientError = "client-error"
+	failServerError = "server-error"
+)
+
+func failureReason(info shim.TxInfo) string {
+	switch {
+	case info.Panicked:
+		return failPanic
+	case info.Failed:
+		return failFailed
+	case info.Status < 500:
+		return failClientError
+	}
+	return failServerError
 }
 
 // tlsEvents logs TLS events and counts them. sources maps the files

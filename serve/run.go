@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -42,6 +44,9 @@ type Env struct {
 	// Signals delivers SIGTERM, SIGINT (drain and stop) and SIGHUP
 	// (reload TLS). Nil delivers none.
 	Signals <-chan os.Signal
+	// Root is the file system root /sys/fs/cgroup is read under (for
+	// GOMEMLIMIT); empty means "/". Tests point it at a fake tree.
+	Root string
 	// Ready, if set, is called once the chaincode port (and the metrics
 	// port, if any) accept connections.
 	Ready func(Listening)
@@ -127,19 +132,35 @@ Exit status 2 means a setting is missing, contradictory or insecure.`,
 	return cmd
 }
 
-func newLogger(w io.Writer, cfg *config) *slog.Logger {
+// newLogger returns the server's logger and a flush for its sampler's
+// pending summaries. Lines are sampled per kind (--log-sample-interval)
+// except at debug level, which shows every line.
+func newLogger(w io.Writer, cfg *config) (*slog.Logger, func()) {
 	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if cfg.logLevel <= slog.LevelDebug || cfg.limits.logSampleInterval <= 0 {
+		return slog.New(h), func() {}
+	}
+	sh := newSampleHandler(h, cfg.limits.logSampleInterval, cfg.limits.logSampleBurst, "reason", "function", "outcome")
+	return slog.New(sh), sh.Flush
 }
 
 // serve runs the server; the error, if any, is for Run to print.
 func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, error) {
-	log := newLogger(env.Stderr, cfg)
+	log, flushLog := newLogger(env.Stderr, cfg)
+	defer flushLog()
 	for _, n := range cfg.notes {
 		log.Warn(n)
+	}
+	if limit, source, err := memLimitFromCgroup(env.LookupEnv, env.root()); err != nil {
+		log.Warn("memory limit not set from the container", "err", err)
+	} else if limit > 0 {
+		log.Info("GOMEMLIMIT set from the container's memory limit", "gomemlimit", limit, "share", memLimitShare, "source", source)
+	} else if source != "" {
+		log.Info("memory limit", "source", source)
 	}
 	if len(cfg.fromEnv) > 0 {
 		args := make([]any, len(cfg.fromEnv))
@@ -150,6 +171,13 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 	}
 	m := newMetrics(time.Now)
 	fm := newFleetMetrics(m.reg)
+	drops := connDrops{m: m, log: log}
+	memRet := newMemReturn(5*time.Second, log)
+	defer memRet.stop()
+	var openConns atomic.Int64
+	limit := func(l net.Listener) net.Listener {
+		return &limitListener{Listener: l, max: int64(cfg.limits.maxConnections), open: &openConns, drops: drops}
+	}
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(chaincodeService, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -174,22 +202,27 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		Logger:          log,
 		MaxConcurrentTx: cfg.maxConcurrentTx,
 		Observer:        fleetObserver{observer: &observer{m: m, fn: newFunctionLabels(cc), log: log}, f: fm},
+		ServerOptions:   cfg.limits.serverOptions(m, log, memRet),
+		WrapCredentials: func(c credentials.TransportCredentials) credentials.TransportCredentials {
+			return observedCreds{TransportCredentials: c, drops: drops}
+		},
 		RegisterServices: func(r grpc.ServiceRegistrar) {
 			healthpb.RegisterHealthServer(r, hs)
 			close(registered)
 		},
 	}
 
-	lis, err := net.Listen("tcp", cfg.address)
+	rawLis, err := net.Listen("tcp", cfg.address)
 	if err != nil {
 		return ExitFailure, fmt.Errorf("cannot listen on --address %s: %w", cfg.address, err)
 	}
-	extra, err := listenAll(cfg.packages)
+	lis := limit(rawLis)
+	extra, err := listenAll(cfg.packages, limit)
 	if err != nil {
 		lis.Close()
 		return ExitFailure, err
 	}
-	pkgs := &packages{cs: cs, hs: hs, f: fm, log: log, file: cfg.packagesFile, served: map[string]string{}, timeout: cfg.shutdownTimeout}
+	pkgs := &packages{cs: cs, hs: hs, f: fm, log: log, file: cfg.packagesFile, served: map[string]string{}, timeout: cfg.shutdownTimeout, limit: limit}
 	var metricsSrv *http.Server
 	var metricsAddr net.Addr
 	if cfg.metricsAddress != "" {
@@ -214,7 +247,9 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 
 	log.Info("starting chaincode server", "address", lis.Addr().String(), "ccid", cfg.ccid, "packages", len(cfg.packages), "allow", allowList(spec),
 		"mspid", cfg.mspid, "tls", spec != nil, "client_auth", clientAuthMode(spec),
-		"pins", pins, "crl", crl, "metrics", addrString(metricsAddr))
+		"pins", pins, "crl", crl, "metrics", addrString(metricsAddr),
+		"max_connections", cfg.limits.maxConnections, "max_streams_per_connection", cfg.limits.maxStreams,
+		"max_message_size", cfg.limits.maxMessageSize)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- cs.Serve(lis) }()
@@ -288,6 +323,13 @@ func serve(ctx context.Context, cc shim.Chaincode, cfg *config, env Env) (int, e
 		log.Info("chaincode server stopped")
 		return ExitOK, nil
 	}
+}
+
+func (e Env) root() string {
+	if e.Root == "" {
+		return "/"
+	}
+	return e.Root
 }
 
 // chaincodeService is the name the health service reports for the

@@ -42,6 +42,7 @@ func (t *tlsFlags) register(fs *pflag.FlagSet) {
 	b.bool(&s.CRLRequireFullChain, "crl-require-full-chain", "also require a current CRL from every CA above the peer's issuer (default: check those when present)")
 	b.text(&s.MinVersion, "tls-min-version", tlsconfig.VersionTLS12, "minimum TLS `version`: 1.2 or 1.3")
 	b.bool(&s.InsecureNoClientAuth, "insecure-no-client-auth", "TLS without client certificates: any client that reaches the port is admitted")
+	b.bool(&s.InsecureClientCALeaf, "insecure-client-ca-leaf", "accept a --client-ca that holds a leaf (not a CA) certificate: it then admits exactly that certificate")
 	b.bool(&s.InsecureKeyPermissions, "insecure-key-permissions", "accept a key file that group or others can read")
 }
 

@@ -68,6 +68,10 @@ type ChaincodeServer struct {
 	// RegisterServices registers further services (for example the gRPC
 	// health service) on the chaincode port.
 	RegisterServices func(grpc.ServiceRegistrar)
+	// WrapCredentials, if set, wraps the transport credentials the server
+	// builds (TLS or plaintext), so a serving layer can observe handshakes
+	// and connections that fail before any stream.
+	WrapCredentials func(credentials.TransportCredentials) credentials.TransportCredentials
 
 	mu        sync.Mutex
 	srv       *grpc.Server
@@ -443,11 +447,14 @@ func (cs *ChaincodeServer) Serve(lis net.Listener) error {
 		grpc.MaxSendMsgSize(maxMessageSize),
 		grpc.ConnectionTimeout(5 * time.Second),
 	}
+	creds := insecure.NewCredentials()
 	if cs.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(cs.tls.Config())))
-	} else {
-		opts = append(opts, grpc.Creds(insecure.NewCredentials()))
+		creds = credentials.NewTLS(cs.tls.Config())
 	}
+	if cs.WrapCredentials != nil {
+		creds = cs.WrapCredentials(creds)
+	}
+	opts = append(opts, grpc.Creds(creds))
 	opts = append(opts, cs.ServerOptions...)
 	srv := grpc.NewServer(opts...)
 	peer.RegisterChaincodeServer(srv, cs)

@@ -104,6 +104,11 @@ func open(own *owned, p parts, insecureKey bool, events, watchedEvents func(Even
 			return m, fieldErr(tf.certsField(), err)
 		}
 	}
+	if tf.prefix == "Client" && m.trust != nil && !p.leafCA {
+		if err := requireCAs(m.trust); err != nil {
+			return m, &FieldError{Field: tf.set(), Err: err, text: "{" + tf.set() + "}: {err}[; {InsecureClientCALeaf} admits exactly such a certificate]"}
+		}
+	}
 	if p.orgs.given() {
 		ot, err := newOrgTrust(m.trust, p.orgs, watched...)
 		if err != nil {
@@ -131,6 +136,20 @@ func open(own *owned, p parts, insecureKey bool, events, watchedEvents func(Even
 		m.crl = fc
 	}
 	return m, nil
+}
+
+// requireCAs refuses a bundle with a certificate that is not a CA.
+func requireCAs(t TrustSource) error {
+	_, certs, err := t.Trust()
+	if err != nil {
+		return err
+	}
+	for _, c := range certs {
+		if !c.IsCA {
+			return fmt.Errorf("%w: %q (serial %s) is a leaf; give the CA that issued the peers' certificates", ErrNotCA, c.Subject.String(), serialHex(c))
+		}
+	}
+	return nil
 }
 
 // identityErr names the identity field a load failure is about: the key

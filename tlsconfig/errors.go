@@ -58,6 +58,9 @@ var (
 	// the CA it names as issuer (in the trust bundle at load, or in the
 	// peer's verified chain at handshake).
 	ErrCRLSignature = errors.New("CRL signature does not verify against its issuer's certificate")
+	// ErrNotCA: a client CA bundle holds a certificate that is not a CA
+	// (ServerSpec.InsecureClientCALeaf accepts it).
+	ErrNotCA = errors.New("certificate in the CA bundle is not a CA certificate")
 	// ErrClosed: the source was closed.
 	ErrClosed = errors.New("source is closed")
 )

@@ -45,6 +45,11 @@ type ServerSpec struct {
 	ClientTrust   TrustSource
 	// InsecureNoClientAuth admits clients without a certificate instead.
 	InsecureNoClientAuth bool
+	// InsecureClientCALeaf accepts a client CA bundle holding certificates
+	// that are not CAs: each then admits exactly itself. Without it such a
+	// bundle is refused at start (ErrNotCA), because a leaf given by
+	// mistake for its CA admits one peer and silently refuses the rest.
+	InsecureClientCALeaf bool
 
 	// Pins admit only peers whose verified chain holds a certificate with
 	// one of these SPKI pins (forms: ParsePin). Give old and new together
@@ -348,6 +353,7 @@ type parts struct {
 	checks     checkFields
 	noAuth     bool // ServerSpec.InsecureNoClientAuth
 	orgs       orgFields
+	leafCA     bool // ServerSpec.InsecureClientCALeaf
 }
 
 func (s ServerSpec) parts() parts {
@@ -359,6 +365,7 @@ func (s ServerSpec) parts() parts {
 			crlFailOpen: s.CRLFailOpen, fullChain: s.CRLRequireFullChain, minVersion: s.MinVersion},
 		noAuth: s.InsecureNoClientAuth,
 		orgs:   orgFields{list: s.Orgs, dir: s.OrgsDir},
+		leafCA: s.InsecureClientCALeaf,
 	}
 }
 

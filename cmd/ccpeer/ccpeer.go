@@ -27,7 +27,8 @@ const exitCodes = `Exit codes:
   14  server cert: expired         15  server requires a client certificate
   16  client certificate rejected  17  TLS configured, server is plaintext
   18  plaintext configured, server speaks TLS
-  19  CCID mismatch                20  connected, but no chaincode handshake`
+  19  CCID mismatch                20  connected, but no chaincode handshake
+  21  client certificate expired or not yet valid`
 
 // builderConfigEnv is the peer's variable the ccaas builder fills
 // connection.json's templates from; ccpeer reads it the same way.
@@ -203,13 +204,7 @@ namespace per chaincode (--namespace, default: the CCID label).
 				}
 				tm[k] = []byte(v)
 			}
-			ns := namespace
-			if ns == "" {
-				ns, _, _ = strings.Cut(c.ccid, ":")
-			}
-			if ns == "" {
-				ns = "chaincode"
-			}
+			ns := namespaceOf(namespace, c.ccid)
 			st, err := devpeer.OpenBoltStore(state, ns)
 			if err != nil {
 				return err
@@ -256,6 +251,35 @@ namespace per chaincode (--namespace, default: the CCID label).
 	cmd.Flags().StringVar(&namespace, "namespace", "", "state namespace (default: the CCID label, else \"chaincode\")")
 	cmd.Flags().StringArrayVar(&transient, "transient", nil, "transient data key=value (repeatable)")
 	return cmd
+}
+
+// namespaceOf is the state namespace invoke and query use.
+func namespaceOf(namespace, ccid string) string {
+	ns := namespace
+	if ns == "" {
+		ns, _, _ = strings.Cut(ccid, ":")
+	}
+	if ns == "" {
+		ns = "chaincode"
+	}
+	return ns
+}
+
+// benchSeed reads the committed state bench starts from. The default
+// file missing is an empty state; a file named with --state must exist.
+func benchSeed(cmd *cobra.Command, path, namespace, ccid string) (map[string][]byte, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if cmd.Flags().Changed("state") {
+			return nil, cli.Usagef("--state %s does not exist: run 'ccpeer invoke --state %s ...' first, or leave --state out for an empty state", path, path)
+		}
+		return nil, nil
+	}
+	seed, err := devpeer.ReadState(path, namespaceOf(namespace, ccid))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "ccpeer: bench reads %d keys of %s (read-only; nothing is committed)\n", len(seed), path)
+	return seed, nil
 }
 
 // printable shows UTF-8 payloads as text and anything else as hex.
@@ -317,17 +341,22 @@ A failure prints what is wrong and how to fix it, with a distinct exit code.
 
 func benchCommand() *cobra.Command {
 	var c common
-	var mix string
+	var mix, state, namespace string
 	var concurrency, connections, pid int
-	var duration, progress time.Duration
+	var duration, progress, reconnect time.Duration
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "bench [flags] [-- ARG...]",
 		Short: "Closed-loop load: throughput, p50/p99/max latency, errors, server CPU",
 		Long: `bench keeps --concurrency transactions in flight over --connections streams for
 --duration, choosing functions by weight from --mix. ARGs after -- are appended to every
-function's arguments. Nothing is committed. With --server-pid it reports the server's
-CPU time per 1000 transactions (from /proc).
+function's arguments. Transactions run against a copy of the world state in --state
+(read-only: what invoke committed is seen, nothing is committed). With --server-pid it
+reports the server's CPU time per 1000 transactions (from /proc).
+
+When the server closes a stream (restart, drain, revoked certificate), the transactions
+in flight on it count as errors and the connection is redialed with backoff for up to
+--reconnect; the figures report streams lost, reconnects and the longest outage.
 
 ` + exitCodes,
 		Example: `  ccpeer bench --connection connection.json --mix noop=1,getput=1 --concurrency 64 --connections 4 --duration 30s
@@ -342,15 +371,23 @@ CPU time per 1000 transactions (from /proc).
 				return cli.Usage(err)
 			}
 			out := cmd.OutOrStdout()
+			seed, err := benchSeed(cmd, state, namespace, c.ccid)
+			if err != nil {
+				return err
+			}
 			cfg := devpeer.BenchConfig{Conn: conn, CCID: c.ccid, ChannelID: c.channel, Concurrency: concurrency, Connections: connections,
-				Duration: duration, Mix: m, ServerPID: pid, ProgressEvery: progress}
+				Duration: duration, Mix: m, ServerPID: pid, ProgressEvery: progress, Seed: seed, Reconnect: reconnect}
 			if progress > 0 {
 				cfg.Progress = func(p devpeer.BenchProgress) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%6.1fs %d tx (%.0f tx/s) %d errors\n", p.Elapsed.Seconds(), p.Transactions, float64(p.Transactions)/p.Elapsed.Seconds(), p.Errors)
 				}
 			}
 			res, err := devpeer.Bench(cmd.Context(), cfg)
-			if err != nil {
+			var stopped *devpeer.BenchStopped
+			if errors.As(err, &stopped) {
+				res = stopped.Result
+				defer fmt.Fprintf(cmd.ErrOrStderr(), "ccpeer: %d stream(s) lost, %d reconnect(s)\n", res.StreamsLost, res.Reconnects)
+			} else if err != nil {
 				return dialErr(err)
 			}
 			if asJSON {
@@ -363,12 +400,18 @@ CPU time per 1000 transactions (from /proc).
 				fmt.Fprintf(out, "transactions: %d in %v (concurrency %d, connections %d)\nthroughput: %.0f tx/s\nlatency: p50 %v  p99 %v  max %v\nerrors: %d\n",
 					res.Transactions, res.Elapsed.Round(time.Millisecond), res.Concurrency, res.Connections, res.Throughput,
 					res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), res.Max.Round(time.Microsecond), res.Errors)
+				if res.StreamsLost > 0 {
+					fmt.Fprintf(out, "streams lost: %d, reconnects: %d, longest outage: %v\n", res.StreamsLost, res.Reconnects, res.LongestOutage.Round(time.Millisecond))
+				}
 				if res.FirstError != "" {
 					fmt.Fprintf(out, "first error: %s\n", res.FirstError)
 				}
 				if pid > 0 {
 					fmt.Fprintf(out, "server cpu: %v per 1000 tx\n", res.ServerCPUPer1000)
 				}
+			}
+			if stopped != nil {
+				return cli.WithHint(stopped, "check that the chaincode server is running; raise --reconnect to wait longer for it")
 			}
 			if res.Errors > 0 {
 				return fmt.Errorf("%d of %d transactions failed", res.Errors, res.Transactions)
@@ -378,6 +421,9 @@ CPU time per 1000 transactions (from /proc).
 	}
 	c.register(cmd)
 	f := cmd.Flags()
+	f.StringVar(&state, "state", ".ccpeer/state.db", "world state file (bbolt) to read, read-only; a missing default file means an empty state")
+	f.StringVar(&namespace, "namespace", "", "state namespace (default: the CCID label, else \"chaincode\")")
+	f.DurationVar(&reconnect, "reconnect", 30*time.Second, "when the server closes a stream, redial it with backoff for up to this long (0: stop at once)")
 	f.StringVar(&mix, "mix", "noop=1", "workload: function=weight,... (e.g. noop=1,getput=1)")
 	f.IntVar(&concurrency, "concurrency", 1, "transactions in flight")
 	f.IntVar(&connections, "connections", 1, "streams (gRPC connections) to spread them over")

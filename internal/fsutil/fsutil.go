@@ -110,6 +110,9 @@ func CheckKeyFile(path string, allowInsecure bool) error {
 	if err != nil {
 		return fmt.Errorf("key file: %w", err)
 	}
+	if fi.IsDir() {
+		return fmt.Errorf("key file: %s is a directory, not a private key file (give the key file inside it, e.g. %s)", path, filepath.Join(path, "tls.key"))
+	}
 	if allowInsecure || fi.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
