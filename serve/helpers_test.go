@@ -228,12 +228,12 @@ func dialPeer(t *testing.T, addr net.Addr, tlsCfg *tls.Config) *testPeer {
 	return p
 }
 
-func connectPeer(addr net.Addr, tlsCfg *tls.Config) (*testPeer, error) {
+func connectPeer(addr net.Addr, tlsCfg *tls.Config, opts ...grpc.DialOption) (*testPeer, error) {
 	creds := insecure.NewCredentials()
 	if tlsCfg != nil {
 		creds = credentials.NewTLS(tlsCfg)
 	}
-	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(creds))
+	conn, err := grpc.NewClient(addr.String(), append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,9 @@ func handshakeDropReason(err error) string {
 		return ""
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return dropHandshakeTime
-	case strings.Contains(err.Error(), "ALPN"), strings.Contains(err.Error(), "no application protocol"):
+	case strings.Contains(err.Error(), "ALPN"), strings.Contains(err.Error(), "no application protocol"),
+		// crypto/tls, for a client that offers ALPN but not h2
+		strings.Contains(err.Error(), "unsupported application protocols"):
 		return dropNoALPN
 	}
 	return dropHandshakeError
