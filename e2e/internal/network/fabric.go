@@ -87,7 +87,9 @@ func fromBinDir(version, binDir string) (Fabric, error) {
 		return Fabric{}, fmt.Errorf("%s version: %w: %s", f.Bin("peer"), err, out)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Version: v"); ok {
+		// Release builds print "Version: v2.5.16", source builds "Version: 2.5.16".
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Version: "); ok {
+			v = strings.TrimPrefix(v, "v")
 			if version != "" && v != version {
 				return Fabric{}, fmt.Errorf("FABRIC_BIN=%s holds Fabric %s, but FABRIC_VERSION asks for %s", binDir, v, version)
 			}
