@@ -8,8 +8,16 @@ import (
 	"github.com/ccserver/ccserver/internal/fsutil"
 )
 
-// maxPEMFile bounds what ccpki reads as a PEM or JSON file.
+// maxPEMFile bounds what pki reads as a PEM or JSON file.
 const maxPEMFile = 4 << 20
+
+// ReadOptions shape how key material is read. The zero value is the
+// secure default.
+type ReadOptions struct {
+	// AllowInsecureKeyFile accepts a private key file that group or
+	// others can read. Only for throw-away setups.
+	AllowInsecureKeyFile bool
+}
 
 // ReadCertificates reads a PEM file of certificates; errors name the file.
 func ReadCertificates(path string) ([]*x509.Certificate, error) {
@@ -25,9 +33,10 @@ func ReadCertificates(path string) ([]*x509.Certificate, error) {
 }
 
 // ReadKey reads a private key file after checking that group and others
-// cannot read it (unless allowInsecure). Errors name the file, never the key.
-func ReadKey(path string, allowInsecure bool) (crypto.Signer, error) {
-	if err := fsutil.CheckKeyFile(path, allowInsecure); err != nil {
+// cannot read it (fsutil.ErrInsecurePermissions otherwise, unless
+// opts.AllowInsecureKeyFile). Errors name the file, never the key.
+func ReadKey(path string, opts ReadOptions) (crypto.Signer, error) {
+	if err := fsutil.CheckKeyFile(path, opts.AllowInsecureKeyFile); err != nil {
 		return nil, err
 	}
 	data, err := fsutil.ReadFile(path, maxPEMFile)

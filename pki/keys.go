@@ -33,7 +33,7 @@ const (
 // DefaultKeyType is used when no key type is chosen.
 const DefaultKeyType = KeyECDSAP256
 
-// KeyTypes lists the accepted key types, for help texts and errors.
+// keyTypes lists the accepted key types, for errors.
 var keyTypes = []KeyType{KeyECDSAP256, KeyECDSAP384, KeyEd25519, KeyRSA2048, KeyRSA3072, KeyRSA4096}
 
 // ParseKeyType checks a user-given key type name; "" gives the default.
@@ -74,9 +74,9 @@ func GenerateKey(kt KeyType) (crypto.Signer, error) {
 	return nil, err
 }
 
-// KeyTypeOf tells the type of an existing public key, so a renewal can make
+// keyTypeOf tells the type of an existing public key, so a renewal can make
 // a new key of the same kind.
-func KeyTypeOf(pub crypto.PublicKey) (KeyType, error) {
+func keyTypeOf(pub crypto.PublicKey) (KeyType, error) {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch k.Curve {

@@ -84,7 +84,7 @@ func TestCFSSLBackend(t *testing.T) {
 		t.Fatal("ccpki printed the auth key")
 	}
 	mustCCPKI(t, "verify", "--roots", filepath.Join(out, pki.BundleFile), "--role", "server", "--address", "localhost:7051", out)
-	kp, err := pki.ReadCertManager(out, false)
+	kp, err := pki.ReadCertManager(out, pki.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +98,12 @@ func TestCFSSLBackend(t *testing.T) {
 	if strings.Contains(out2, strings.Repeat("ab", 32)) {
 		t.Fatal("the refusal printed the wrong key")
 	}
-	if pki.HasCertManager(filepath.Join(dir, "peer")) {
+	if pki.LayoutCertManager.Exists(filepath.Join(dir, "peer")) {
 		t.Fatal("a refused issue wrote a certificate")
 	}
 
 	mustCCPKI(t, append([]string{"renew", "--dir", out, "--force"}, remote...)...)
-	renewed, err := pki.ReadCertManager(out, false)
+	renewed, err := pki.ReadCertManager(out, pki.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestStepCAEndToEnd(t *testing.T) {
 		return out
 	}
 	serial := func() string {
-		kp, err := pki.ReadCertManager(srv, false)
+		kp, err := pki.ReadCertManager(srv, pki.ReadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +192,7 @@ func TestStepCAEndToEnd(t *testing.T) {
 	if strings.Contains(out, "not the password") {
 		t.Fatal("the refusal printed the wrong password")
 	}
-	if pki.HasCertManager(filepath.Join(dir, "peer")) {
+	if pki.LayoutCertManager.Exists(filepath.Join(dir, "peer")) {
 		t.Fatal("a refused issue wrote files")
 	}
 
