@@ -6,7 +6,9 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 
 	"github.com/ccserver/ccserver/pki"
@@ -58,4 +60,23 @@ func Example() {
 	err = pki.Verify(chain, pki.VerifyOptions{Roots: kp.Roots, Role: pki.RoleServer, Address: "localhost:9999"})
 	fmt.Println(kp.Certificate.DNSNames, err)
 	// Output: [localhost] <nil>
+}
+
+// Keep the server certificate in certs/server fresh until the process is
+// interrupted, as ccpki renew --daemon does: renewed when a third of its
+// lifetime is left, with a new key, swapped in through ..data.
+func ExampleRenewer() {
+	ca, err := pki.OpenLocal("certs/ca", pki.LocalOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := pki.NewRenewer(pki.RenewerConfig{Backend: ca, Dir: "certs/server", Logger: slog.Default()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := r.Run(ctx, func(err error) { log.Print(err) }); err != nil {
+		log.Fatal(err)
+	}
 }

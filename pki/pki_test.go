@@ -23,6 +23,16 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// writeFile writes body to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func newCA(t *testing.T, opts InitOptions) *Local {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "ca")
@@ -182,13 +192,7 @@ func TestIssueErrors(t *testing.T) {
 
 func TestSigningConfigFile(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	good := write("good.json", `{"signing":{"profiles":{"ccaas-server":{"usages":["signing","server auth"],"expiry":"2h"}}}}`)
 	policy, err := LoadSigningConfig(good)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"encoding/asn1"
 	"log"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,13 +30,7 @@ func TestCFSSLLogsNothing(t *testing.T) {
 	defer log.SetOutput(os.Stderr)
 
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	// A remote profile makes cfssl warn while parsing; it is refused first.
 	if _, err := LoadSigningConfig(write("remote.json", `{"signing":{"default":{"remote":"ca","usages":["signing"],"expiry":"1h"}},"remotes":{"ca":"127.0.0.1:1"}}`)); err == nil {
 		t.Fatal("remote profile accepted")

@@ -3,20 +3,21 @@
 //
 // # What a user configures
 //
-//	--cfssl-url            https://cfssl.example.com:8888
-//	--cfssl-auth-key-file  file holding the hex HMAC key of the signing
-//	                       profile (the "key" of the profile's auth_key in
-//	                       the server's ca-config.json)
-//	--cfssl-profile        signing profile used when the request names none
-//	--cfssl-label          (multirootca only) which CA signs
-//	--cfssl-root-file      root certificate(s), needed when the cfssl signer
-//	                       is an intermediate (its /info answer is then not
-//	                       a self-signed root)
+// Config holds it (ccpki's --cfssl-* flags map onto the fields):
 //
-// plus the usual TLS trust for the server itself (a CA bundle, or a client
-// certificate when cfssl sits behind an mTLS proxy). Plain http:// is
-// refused unless InsecurePlaintextHTTP is set, because the answers (above
-// all the CA certificate ccpki writes to ca.crt) would then be forgeable.
+//	URL      https://cfssl.example.com:8888
+//	AuthKey  the hex HMAC key of the signing profile (the "key" of the
+//	         profile's auth_key in the server's ca-config.json)
+//	Profile  signing profile used when a request names none
+//	Label    (multirootca only) which CA signs
+//	Roots    root certificate(s), needed when the cfssl signer is an
+//	         intermediate (its /info answer is then not a self-signed root)
+//
+// plus the usual TLS trust for the server itself (TLSConfig: a CA bundle,
+// or a client certificate when cfssl sits behind an mTLS proxy). Plain
+// http:// is refused unless InsecurePlaintextHTTP is set, because the
+// answers (above all the CA certificate written to ca.crt) would then be
+// forgeable.
 //
 // # How each operation works
 //
