@@ -22,11 +22,7 @@ import (
 )
 
 // DefaultTimeout bounds one request to the CA when Config.Timeout is zero.
-const DefaultTimeout = 30 * time.Second
-
-// maxResponse caps what the client reads from the CA, so a broken or
-// hostile server cannot make it buffer without end.
-const maxResponse = 1 << 20
+const DefaultTimeout = remote.DefaultTimeout
 
 // Config is what the client needs to know about one step-ca.
 type Config struct {
