@@ -4,7 +4,8 @@
 // (clientAuth), with the CA bundle that verifies each. It creates a local
 // CA, issues, renews for ever, revokes and signs CRLs, writes the result
 // in the layouts servers and Fabric read, and inspects and verifies
-// certificates. It is the library behind the ccpki command.
+// certificates. It is the library behind the ccpki command; the package
+// the peer installs (connection.json) is package ccaas's.
 //
 // Keys are made where they are used: a Backend signs a certificate
 // request (NewCSR), so a private key never travels.

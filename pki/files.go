@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ccserver/ccserver/internal/fsutil"
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // maxPEMFile bounds what pki reads as a PEM or JSON file.
@@ -33,8 +34,13 @@ func ReadCertificates(path string) ([]*x509.Certificate, error) {
 }
 
 // ReadKey reads a private key file after checking that group and others
-// cannot read it (fsutil.ErrInsecurePermissions otherwise, unless
-// opts.AllowInsecureKeyFile). Errors name the file, never the key.
+// cannot read it (ErrInsecureKeyFile otherwise, unless
+// opts.AllowInsecureKeyFile). It takes the first private key in the file:
+// PKCS#8, SEC 1 or PKCS#1 under any "... PRIVATE KEY" label (Fabric's
+// tlsgen writes PKCS#8 as "EC PRIVATE KEY"; MSP keystores hold PKCS#8
+// "PRIVATE KEY"), with certificates or EC PARAMETERS around it, or raw
+// DER. An encrypted key is refused with the way to decrypt it. Errors name
+// the file, never the key.
 func ReadKey(path string, opts ReadOptions) (crypto.Signer, error) {
 	if err := fsutil.CheckKeyFile(path, opts.AllowInsecureKeyFile); err != nil {
 		return nil, err
@@ -43,7 +49,7 @@ func ReadKey(path string, opts ReadOptions) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := ParseKeyPEM(data)
+	key, err := x509util.ParsePrivateKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -71,7 +71,7 @@ func TestReadKeyEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !KeyMatches(&x509.Certificate{PublicKey: &key.PublicKey}, got) {
+			if !keyMatches(&x509.Certificate{PublicKey: &key.PublicKey}, got) {
 				t.Fatal("read a different key")
 			}
 		})

@@ -192,7 +192,7 @@ func ReadCertManager(dir string, opts ReadOptions) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !KeyMatches(certs[0], key) {
+	if !keyMatches(certs[0], key) {
 		return nil, fmt.Errorf("%s does not match the certificate in %s", filepath.Join(dir, KeyFile), filepath.Join(dir, CertFile))
 	}
 	kp := &KeyPair{Certificate: certs[0], Intermediates: certs[1:], Key: key}

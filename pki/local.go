@@ -83,7 +83,7 @@ func OpenLocal(dir string, opts LocalOptions) (*Local, error) {
 	if l.key, err = l.readKey(keyPath); err != nil {
 		return nil, err
 	}
-	if !KeyMatches(l.cert, l.key) {
+	if !keyMatches(l.cert, l.key) {
 		return nil, fmt.Errorf("%s does not match the certificate in %s", keyPath, certPath)
 	}
 	l.signer, err = local.NewSigner(l.key, l.cert, signer.DefaultSigAlgo(l.key), policy)

@@ -383,7 +383,7 @@ func TestParseErrorsNeverQuoteKeys(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	broken := bytes.Replace(leaf.KeyPEM, []byte("\n"), []byte("\nAAAA"), 3)
-	if _, err := ParseKeyPEM(broken); err == nil {
+	if _, err := x509util.ParsePrivateKey(broken); err == nil {
 		t.Fatal("broken key accepted")
 	}
 	if _, err := ParseCertificatesPEM([]byte("   ")); err == nil {

@@ -197,7 +197,7 @@ func (r *Renewer) renew(ctx context.Context, kp *KeyPair) (*Issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("renew %s: %w", r.cfg.Dir, err)
 	}
-	if !KeyMatches(issued.Certificate, key) {
+	if !keyMatches(issued.Certificate, key) {
 		return nil, fmt.Errorf("renew %s: the CA returned a certificate for another key", r.cfg.Dir)
 	}
 	if len(issued.Roots) == 0 {

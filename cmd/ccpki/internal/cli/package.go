@@ -187,7 +187,7 @@ func readClientPair(certFile, keyFile string, insecure bool) (string, string, er
 	if err != nil {
 		return "", "", insecureHint(err)
 	}
-	if !pki.KeyMatches(certs[0], key) {
+	if !pki.SamePublicKey(certs[0].PublicKey, key.Public()) {
 		return "", "", fmt.Errorf("%s does not match the certificate in %s", keyFile, certFile)
 	}
 	keyPEM, err := pki.EncodeKeyPEM(key)
