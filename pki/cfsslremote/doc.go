@@ -37,7 +37,8 @@
 //     that is a self-signed root, otherwise from Config.Roots.
 //
 // Errors wrap pki.ErrUnauthorized when the server refuses the auth key
-// ("invalid token") or a proxy in front answers 401/403, and
-// pki.ErrUnavailable when the server cannot be reached or answers
-// 502/503/504. The auth key never appears in errors.
+// ("invalid token"), or a proxy in front answers 401/403 or refuses the
+// client certificate, and pki.ErrUnavailable when the server cannot be
+// reached or answers 429/502/503/504 (pki/internal/remote, shared with
+// package stepca, classifies these). The auth key never appears in errors.
 package cfsslremote

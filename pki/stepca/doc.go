@@ -42,7 +42,7 @@
 //
 // Errors wrap pki.ErrUnauthorized when the CA refuses the token, the
 // password, or the certificate (e.g. a revoked one), and pki.ErrUnavailable
-// when the CA cannot be reached or answers 502/503/504, so a renewer keeps
+// when the CA cannot be reached or answers 429/502/503/504, so a renewer keeps
 // the current certificate and retries. Passwords, private keys and tokens
 // never appear in errors.
 package stepca
