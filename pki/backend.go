@@ -4,14 +4,16 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// Backend is a certificate authority that ccpki can ask for certificates:
-// the local file CA, a remote cfssl server, or a remote step-ca. Every
-// backend signs a CSR the caller made, so private keys never leave the
-// machine that uses them.
+// Backend is a certificate authority that signs CSRs: the local file CA
+// (Local), a remote cfssl server (package cfsslremote) or a remote step-ca
+// (package stepca). Every backend signs a request the caller made, so
+// private keys never leave the machine that uses them.
 type Backend interface {
 	// Issue signs a new certificate for req.CSR.
 	Issue(ctx context.Context, req *Request) (*Issued, error)
@@ -47,7 +49,7 @@ type Issued struct {
 // RevocationReason is an RFC 5280 CRLReason code.
 type RevocationReason int
 
-// The RFC 5280 reason codes ccpki accepts.
+// The RFC 5280 reason codes the backends accept.
 const (
 	ReasonUnspecified          RevocationReason = 0
 	ReasonKeyCompromise        RevocationReason = 1
@@ -57,10 +59,28 @@ const (
 	ReasonCessationOfOperation RevocationReason = 5
 )
 
-// ErrUnauthorized is returned (wrapped) when a CA refuses the caller's
-// credentials: a wrong cfssl auth key, a bad step-ca token or password.
-var ErrUnauthorized = errors.New("the CA refused the credentials")
+// reasonNames are RFC 5280's names of the reasons, in code order; cfssl's
+// revoke endpoint takes exactly these.
+var reasonNames = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation"}
 
-// ErrUnavailable is returned (wrapped) when the CA cannot be reached; a
-// renewer keeps the current certificate and retries.
-var ErrUnavailable = errors.New("the CA is unreachable")
+// String is the reason's RFC 5280 name, e.g. "keyCompromise".
+func (r RevocationReason) String() string {
+	if r.valid() {
+		return reasonNames[r]
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+func (r RevocationReason) valid() bool { return r >= 0 && int(r) < len(reasonNames) }
+
+// ParseRevocationReason accepts the RFC 5280 names in any case, with or
+// without dashes ("key-compromise", "keyCompromise"), or the numeric code.
+func ParseRevocationReason(s string) (RevocationReason, error) {
+	norm := strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(strings.TrimSpace(s)))
+	for i, name := range reasonNames {
+		if norm == strings.ToLower(name) || s == strconv.Itoa(i) {
+			return RevocationReason(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown revocation reason %q; use unspecified, key-compromise, ca-compromise, affiliation-changed, superseded or cessation-of-operation", s)
+}

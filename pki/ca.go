@@ -15,24 +15,24 @@ import (
 	"github.com/ccserver/ccserver/internal/fsutil"
 )
 
-// Files of a local CA directory made by InitCA.
+// The files of a CA directory made by InitCA that its users are handed.
 const (
-	RootCertFile         = "root.crt"
-	RootKeyFile          = "root.key"
-	IntermediateCertFile = "intermediate.crt"
-	IntermediateKeyFile  = "intermediate.key"
 	// BundleFile holds the trust anchors (the root): what servers and
 	// peers are given as their CA bundle.
 	BundleFile = "ca.crt"
-	// RevocationFile is the local list of revoked certificates.
-	RevocationFile = "revoked.json"
-	// CRLFile is the signed CRL the server's revocation check reads.
+	// CRLFile is the signed CRL the server's revocation check reads
+	// (Local.WriteCRL's default).
 	CRLFile = "crl.pem"
 )
 
-// ErrExists is returned (wrapped) when InitCA or an issue would overwrite
-// existing material without Force.
-var ErrExists = errors.New("refusing to overwrite existing files")
+// The CA's own files: its keys, certificates and revocation record.
+const (
+	rootCertFile         = "root.crt"
+	rootKeyFile          = "root.key"
+	intermediateCertFile = "intermediate.crt"
+	intermediateKeyFile  = "intermediate.key"
+	revocationFile       = "revoked.json" // the revoked certificates, for the next CRL
+)
 
 // Default CA lifetimes: a long-lived root kept offline when possible and a
 // shorter intermediate that signs leaves.
@@ -53,7 +53,7 @@ type InitOptions struct {
 	NoIntermediate bool
 	// Force replaces an existing CA (and drops its revocation list).
 	Force bool
-	// Now is the clock; default time.Now.
+	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -67,9 +67,7 @@ type CAInfo struct {
 // (path length 0) in dir. Keys are written 0600, certificates 0644, each
 // file atomically. It refuses to touch an existing CA unless opts.Force.
 func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = clock(opts.Now)
 	if opts.CommonName == "" {
 		opts.CommonName = "ccpki root CA"
 	}
@@ -85,11 +83,11 @@ func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
 	if !opts.NoIntermediate && opts.IntermediateLifetime > opts.RootLifetime {
 		return nil, fmt.Errorf("intermediate lifetime %v is longer than the root's %v", opts.IntermediateLifetime, opts.RootLifetime)
 	}
-	all := []string{RootCertFile, RootKeyFile, IntermediateCertFile, IntermediateKeyFile, BundleFile, RevocationFile, CRLFile}
+	all := []string{rootCertFile, rootKeyFile, intermediateCertFile, intermediateKeyFile, BundleFile, revocationFile, CRLFile}
 	if !opts.Force {
 		for _, name := range all {
 			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
-				return nil, fmt.Errorf("%s already holds a CA (%s): %w; pass --force to replace it, which invalidates every certificate it issued",
+				return nil, fmt.Errorf("%s already holds a CA (%s): %w; InitOptions.Force replaces it, which invalidates every certificate it issued",
 					dir, name, ErrExists)
 			}
 		}
@@ -144,15 +142,15 @@ func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, namedFile{RootKeyFile, keyPEM, 0o600}, namedFile{RootCertFile, EncodeCertificatesPEM(root), 0o644},
+	files = append(files, namedFile{rootKeyFile, keyPEM, 0o600}, namedFile{rootCertFile, EncodeCertificatesPEM(root), 0o644},
 		namedFile{BundleFile, EncodeCertificatesPEM(root), 0o644})
 	if interKey != nil {
 		keyPEM, err := EncodeKeyPEM(interKey)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, namedFile{IntermediateKeyFile, keyPEM, 0o600},
-			namedFile{IntermediateCertFile, EncodeCertificatesPEM(info.Intermediate), 0o644})
+		files = append(files, namedFile{intermediateKeyFile, keyPEM, 0o600},
+			namedFile{intermediateCertFile, EncodeCertificatesPEM(info.Intermediate), 0o644})
 	}
 	for _, f := range files {
 		if err := fsutil.WriteFile(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
@@ -162,9 +160,9 @@ func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
 	if opts.Force {
 		// A new CA makes the old revocation list, CRL and (without an
 		// intermediate now) the old intermediate meaningless.
-		stale := []string{RevocationFile, CRLFile}
+		stale := []string{revocationFile, CRLFile}
 		if interKey == nil {
-			stale = append(stale, IntermediateCertFile, IntermediateKeyFile)
+			stale = append(stale, intermediateCertFile, intermediateKeyFile)
 		}
 		for _, name := range stale {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -173,6 +171,15 @@ func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// clock is now, or time.Now when the caller set no clock: every options
+// struct in pki takes its clock as a Now func() time.Time field.
+func clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
 }
 
 type namedFile struct {
@@ -189,7 +196,7 @@ func caTemplate(subject pkix.Name, _ crypto.PublicKey, notBefore, notAfter time.
 	return &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               subject,
-		NotBefore:             notBefore.Add(-Backdate),
+		NotBefore:             notBefore.Add(-backdate),
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,

@@ -32,18 +32,18 @@ func TestCRLWithTLSConfigServer(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ca := newCA(t, InitOptions{})
-			if ca.Certificate().Equal(ca.Root()) {
+			if ca.cert.Equal(ca.root) {
 				t.Fatal("want the default CA with an intermediate")
 			}
 			if rootOffline {
-				if err := os.Remove(filepath.Join(ca.dir, RootKeyFile)); err != nil {
+				if err := os.Remove(filepath.Join(ca.dir, rootKeyFile)); err != nil {
 					t.Fatal(err)
 				}
 			}
 			_, server := issue(t, ca, "server", CSRSpec{Subject: pkix.Name{CommonName: "localhost"}, Hosts: []string{"localhost", "127.0.0.1"}})
 			_, peer0 := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer0"}})
 			_, peer1 := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer1"}})
-			crlFile, err := ca.WriteCRL("", time.Hour)
+			crlFile, err := ca.WriteCRL(context.Background(), "", time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestCRLWithTLSConfigServer(t *testing.T) {
 
 			addr := serveWithCRL(t, filepath.Join(ca.dir, BundleFile), crlFile, server)
 			roots := x509.NewCertPool()
-			roots.AddCert(ca.Root())
+			roots.AddCert(ca.root)
 			for _, p := range []*KeyPair{peer0, peer1} {
 				if err := dialOnce(addr, roots, p); err != nil {
 					t.Fatalf("%s before revocation: %v", p.Certificate.Subject.CommonName, err)
@@ -64,7 +64,7 @@ func TestCRLWithTLSConfigServer(t *testing.T) {
 			if err := ca.Revoke(context.Background(), peer0.Certificate, ReasonKeyCompromise); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := ca.WriteCRL("", time.Hour); err != nil {
+			if _, err := ca.WriteCRL(context.Background(), "", time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(30 * time.Second)
@@ -112,7 +112,7 @@ func serveWithCRL(t *testing.T, bundleFile, crlFile string, server *KeyPair) str
 	}
 	t.Cleanup(func() { crl.Close() })
 	dir := t.TempDir()
-	if err := WriteCertManager(dir, &Issued{Certificate: server.Certificate, Intermediates: server.Intermediates}, server.Key, false); err != nil {
+	if err := LayoutFlat.Write(dir, &Issued{Certificate: server.Certificate, Intermediates: server.Intermediates}, server.Key); err != nil {
 		t.Fatal(err)
 	}
 	id, err := tlsconfig.NewFileIdentity(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile), poll)

@@ -72,8 +72,8 @@ func checkDNSName(h string) error {
 	return nil
 }
 
-// SpecFromCertificate rebuilds the request that produced cert, for renewal.
-func SpecFromCertificate(cert *x509.Certificate) CSRSpec {
+// specFromCertificate rebuilds the request that produced cert, for renewal.
+func specFromCertificate(cert *x509.Certificate) CSRSpec {
 	spec := CSRSpec{Subject: cert.Subject}
 	spec.Subject.ExtraNames = nil
 	spec.Subject.Names = nil
@@ -85,7 +85,7 @@ func SpecFromCertificate(cert *x509.Certificate) CSRSpec {
 		spec.Hosts = append(spec.Hosts, u.String())
 	}
 	spec.Hosts = append(spec.Hosts, cert.EmailAddresses...)
-	if kt, err := KeyTypeOf(cert.PublicKey); err == nil {
+	if kt, err := keyTypeOf(cert.PublicKey); err == nil {
 		spec.KeyType = kt
 	}
 	return spec
@@ -98,15 +98,15 @@ func LoadCSRJSON(path string) (*CSRSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := ParseCSRJSON(data)
+	spec, err := parseCSRJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return spec, nil
 }
 
-// ParseCSRJSON parses the cfssl csr.json format.
-func ParseCSRJSON(data []byte) (*CSRSpec, error) {
+// parseCSRJSON parses the cfssl csr.json format.
+func parseCSRJSON(data []byte) (*CSRSpec, error) {
 	var req csr.CertificateRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -114,7 +114,7 @@ func ParseCSRJSON(data []byte) (*CSRSpec, error) {
 		return nil, fmt.Errorf("not a valid cfssl csr.json: %w", err)
 	}
 	if req.CA != nil {
-		return nil, errors.New(`csr.json has a "ca" section; CAs are made with ccpki init`)
+		return nil, errors.New(`csr.json has a "ca" section; it describes a leaf here (a CA comes from InitCA)`)
 	}
 	spec := &CSRSpec{Subject: pkix.Name{CommonName: req.CN, SerialNumber: req.SerialNumber}, Hosts: req.Hosts, KeyType: DefaultKeyType}
 	add := func(dst *[]string, v string) {

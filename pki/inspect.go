@@ -43,8 +43,8 @@ var keyUsageNames = []struct {
 	{x509.KeyUsageKeyAgreement, "keyAgreement"}, {x509.KeyUsageCertSign, "certSign"}, {x509.KeyUsageCRLSign, "crlSign"},
 }
 
-// Usages lists a certificate's key usages and extended key usages by name.
-func Usages(c *x509.Certificate) []string {
+// usages lists a certificate's key usages and extended key usages by name.
+func usages(c *x509.Certificate) []string {
 	var out []string
 	for _, k := range keyUsageNames {
 		if c.KeyUsage&k.u != 0 {
@@ -61,10 +61,17 @@ func Usages(c *x509.Certificate) []string {
 	return out
 }
 
+// DescribeOptions shape Describe.
+type DescribeOptions struct {
+	// Now is the clock the time left is counted from; nil means time.Now.
+	Now func() time.Time
+}
+
 // Describe writes a readable summary of cert: subject, SANs, usages,
 // issuer, validity with time left, and the SPKI pin.
-func Describe(w io.Writer, c *x509.Certificate, now time.Time) error {
-	kt, err := KeyTypeOf(c.PublicKey)
+func Describe(w io.Writer, c *x509.Certificate, opts DescribeOptions) error {
+	now := clock(opts.Now)()
+	kt, err := keyTypeOf(c.PublicKey)
 	if err != nil {
 		kt = KeyType(c.PublicKeyAlgorithm.String())
 	}
@@ -93,7 +100,7 @@ func Describe(w io.Writer, c *x509.Certificate, now time.Time) error {
 		status = "EXPIRED " + humanDuration(-left) + " ago"
 	}
 	_, err = fmt.Fprintf(w, "Subject:    %s\nIssuer:     %s\nSerial:     %s\nType:       %s, %s key\nSANs:       %s\nUsages:     %s\nNot before: %s\nNot after:  %s (%s)\nSPKI pin:   %s\n",
-		c.Subject, c.Issuer, c.SerialNumber.Text(16), role, kt, orNone(sans), orNone(Usages(c)),
+		c.Subject, c.Issuer, c.SerialNumber.Text(16), role, kt, orNone(sans), orNone(usages(c)),
 		c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), status, SPKIPin(c))
 	return err
 }
@@ -147,10 +154,6 @@ func ParseRole(s string) (Role, error) {
 	return 0, fmt.Errorf("unknown role %q; use server, client or any", s)
 }
 
-// ErrVerify is returned (wrapped) when a certificate fails verification,
-// as opposed to bad input.
-var ErrVerify = errors.New("verification failed")
-
 // VerifyOptions say what Verify checks.
 type VerifyOptions struct {
 	Roots []*x509.Certificate
@@ -161,11 +164,14 @@ type VerifyOptions struct {
 	// CRL, when set, must be signed by the leaf's issuer, current, and not
 	// name the leaf.
 	CRL *x509.RevocationList
-	Now time.Time // default time.Now()
+	// Now is the clock the validity periods are checked against; nil
+	// means time.Now.
+	Now func() time.Time
 }
 
 // Verify checks that chain[0] chains to opts.Roots through chain[1:] and is
-// fit for opts.Role. Failures wrap ErrVerify.
+// fit for opts.Role. Failures wrap ErrVerify (and ErrStaleCRL for a CRL
+// past its nextUpdate).
 func Verify(chain []*x509.Certificate, opts VerifyOptions) error {
 	if len(chain) == 0 {
 		return errors.New("no certificate to verify")
@@ -173,9 +179,7 @@ func Verify(chain []*x509.Certificate, opts VerifyOptions) error {
 	if len(opts.Roots) == 0 {
 		return errors.New("no trust roots given")
 	}
-	if opts.Now.IsZero() {
-		opts.Now = time.Now()
-	}
+	now := clock(opts.Now)()
 	leaf := chain[0]
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, r := range opts.Roots {
@@ -184,11 +188,11 @@ func Verify(chain []*x509.Certificate, opts VerifyOptions) error {
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
-	vo := x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: opts.Now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	vo := x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
 	switch opts.Role {
 	case RoleServer:
 		if opts.Address == "" {
-			return errors.New("--role server needs the address the peer dials (host:port)")
+			return errors.New("VerifyOptions.Address is required for RoleServer: the host:port the peer dials")
 		}
 		host := opts.Address
 		if h, _, err := net.SplitHostPort(opts.Address); err == nil {
@@ -211,8 +215,8 @@ func Verify(chain []*x509.Certificate, opts VerifyOptions) error {
 		if err := opts.CRL.CheckSignatureFrom(issuer); err != nil {
 			return fmt.Errorf("%w: the CRL is not signed by the certificate's issuer %q: %v", ErrVerify, issuer.Subject.CommonName, err)
 		}
-		if !opts.CRL.NextUpdate.IsZero() && opts.Now.After(opts.CRL.NextUpdate) {
-			return fmt.Errorf("%w: the CRL is stale (nextUpdate %s); re-sign it with ccpki crl", ErrVerify, opts.CRL.NextUpdate.UTC().Format(time.RFC3339))
+		if !opts.CRL.NextUpdate.IsZero() && now.After(opts.CRL.NextUpdate) {
+			return fmt.Errorf("%w: %w (nextUpdate %s); sign it afresh (Local.WriteCRL)", ErrVerify, ErrStaleCRL, opts.CRL.NextUpdate.UTC().Format(time.RFC3339))
 		}
 		for _, e := range opts.CRL.RevokedCertificateEntries {
 			if e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {

@@ -33,7 +33,7 @@ const (
 // DefaultKeyType is used when no key type is chosen.
 const DefaultKeyType = KeyECDSAP256
 
-// KeyTypes lists the accepted key types, for help texts and errors.
+// keyTypes lists the accepted key types, for errors.
 var keyTypes = []KeyType{KeyECDSAP256, KeyECDSAP384, KeyEd25519, KeyRSA2048, KeyRSA3072, KeyRSA4096}
 
 // ParseKeyType checks a user-given key type name; "" gives the default.
@@ -74,9 +74,9 @@ func GenerateKey(kt KeyType) (crypto.Signer, error) {
 	return nil, err
 }
 
-// KeyTypeOf tells the type of an existing public key, so a renewal can make
+// keyTypeOf tells the type of an existing public key, so a renewal can make
 // a new key of the same kind.
-func KeyTypeOf(pub crypto.PublicKey) (KeyType, error) {
+func keyTypeOf(pub crypto.PublicKey) (KeyType, error) {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch k.Curve {
@@ -109,16 +109,6 @@ func EncodeKeyPEM(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// ParseKeyPEM reads the first private key in data: PKCS#8, SEC 1 or
-// PKCS#1 under any "... PRIVATE KEY" label (Fabric's tlsgen writes PKCS#8
-// as "EC PRIVATE KEY"; MSP keystores hold PKCS#8 "PRIVATE KEY"), with
-// certificates or EC PARAMETERS around it, or raw DER. Encrypted keys are
-// refused with a hint to decrypt them. Errors wrap the x509util sentinels
-// and never quote the key.
-func ParseKeyPEM(data []byte) (crypto.Signer, error) {
-	return x509util.ParsePrivateKey(data)
-}
-
 // ParseCertificatesPEM reads every CERTIFICATE block in data, in order,
 // skipping text and other blocks (a key in a combined file). A file with no
 // certificate, or a truncated or broken certificate block, is an error.
@@ -135,8 +125,8 @@ func EncodeCertificatesPEM(certs ...*x509.Certificate) []byte {
 	return b.Bytes()
 }
 
-// KeyMatches tells whether key is the private half of cert's public key.
-func KeyMatches(cert *x509.Certificate, key crypto.Signer) bool {
+// keyMatches tells whether key is the private half of cert's public key.
+func keyMatches(cert *x509.Certificate, key crypto.Signer) bool {
 	return key != nil && SamePublicKey(key.Public(), cert.PublicKey)
 }
 

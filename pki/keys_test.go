@@ -58,7 +58,7 @@ func TestReadKeyEncodings(t *testing.T) {
 			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ReadKey(path, false)
+			got, err := ReadKey(path, ReadOptions{})
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), path) {
 					t.Fatalf("err = %v, want %v naming %s", err, tc.wantErr, path)
@@ -71,7 +71,7 @@ func TestReadKeyEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !KeyMatches(&x509.Certificate{PublicKey: &key.PublicKey}, got) {
+			if !keyMatches(&x509.Certificate{PublicKey: &key.PublicKey}, got) {
 				t.Fatal("read a different key")
 			}
 		})
@@ -97,7 +97,7 @@ func TestParseCertificatesAndCRLSkipOtherBlocks(t *testing.T) {
 	der := ca.CRL(t, now, now.Add(time.Hour))
 	text := append([]byte("Certificate Revocation List (CRL):\n"), pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})...)
 	for name, in := range map[string][]byte{"DER": der, "PEM after text": text} {
-		if crl, err := ParseCRL(in); err != nil || crl.Issuer.String() != ca.Cert.Subject.String() {
+		if crl, err := x509util.ParseCRL(in); err != nil || crl.Issuer.String() != ca.Cert.Subject.String() {
 			t.Fatalf("%s CRL: %v", name, err)
 		}
 	}

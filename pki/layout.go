@@ -19,6 +19,64 @@ const (
 	CAFile   = "ca.crt" // trust anchors
 )
 
+// Layout is how a directory holds a certificate, its chain and its key.
+type Layout int
+
+// The layouts Write knows. The zero value is the cert-manager layout.
+const (
+	// LayoutCertManager: tls.crt, tls.key and ca.crt, as in a Kubernetes
+	// TLS secret volume, swapped in as one generation through a ..data
+	// symlink, so a reader never sees a half-written pair.
+	LayoutCertManager Layout = iota
+	// LayoutFlat: the same three files written in place, each replaced
+	// atomically on its own, key first.
+	LayoutFlat
+	// LayoutMSP: the Fabric MSP layout: signcerts/cert.pem,
+	// keystore/priv_sk, cacerts/, intermediatecerts/ and tlscacerts/.
+	LayoutMSP
+)
+
+// String names the layout.
+func (l Layout) String() string {
+	switch l {
+	case LayoutCertManager:
+		return "cert-manager"
+	case LayoutFlat:
+		return "flat"
+	case LayoutMSP:
+		return "msp"
+	}
+	return fmt.Sprintf("Layout(%d)", int(l))
+}
+
+// Write puts issued and its key into dir in layout l. Keys are written
+// 0600 and certificates 0644, every file atomically. An Issued without
+// Roots keeps the ca.crt already in a cert-manager directory.
+func (l Layout) Write(dir string, issued *Issued, key crypto.Signer) error {
+	switch l {
+	case LayoutCertManager, LayoutFlat:
+		return writeCertManager(dir, issued, key, l == LayoutCertManager)
+	case LayoutMSP:
+		return writeMSP(dir, issued, key)
+	}
+	return fmt.Errorf("unknown layout %v", l)
+}
+
+// Exists tells whether dir already holds a certificate or key in layout
+// l, so a caller can refuse to overwrite it.
+func (l Layout) Exists(dir string) bool {
+	names := []string{CertFile, KeyFile}
+	if l == LayoutMSP {
+		names = []string{"signcerts", "keystore"} // any key name counts: Fabric's tools choose their own
+	}
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // File is one file of a layout: base name, content and permissions (0600
 // for a key), e.g. to put into a Kubernetes secret instead of a directory.
 type File struct {
@@ -42,10 +100,10 @@ func CertManagerFiles(issued *Issued, key crypto.Signer) ([]File, error) {
 	}, nil
 }
 
-// WriteCertManager writes tls.crt, tls.key and ca.crt into dir. Versioned
-// (the default in ccpki) swaps them in as one generation through ..data;
-// otherwise each file is replaced atomically on its own, key first.
-func WriteCertManager(dir string, issued *Issued, key crypto.Signer, versioned bool) error {
+// writeCertManager writes tls.crt, tls.key and ca.crt into dir: versioned,
+// as one generation through ..data; otherwise each file is replaced
+// atomically on its own, key first.
+func writeCertManager(dir string, issued *Issued, key crypto.Signer, versioned bool) error {
 	files, err := CertManagerFiles(issued, key)
 	if err != nil {
 		return err
@@ -74,29 +132,25 @@ func WriteCertManager(dir string, issued *Issued, key crypto.Signer, versioned b
 	return nil
 }
 
-// WriteMSP writes the Fabric MSP-style layout: signcerts/cert.pem,
-// keystore/priv_sk, cacerts/, intermediatecerts/ and tlscacerts/.
-func WriteMSP(dir string, issued *Issued, key crypto.Signer) error {
+// writeMSP writes the Fabric MSP layout.
+func writeMSP(dir string, issued *Issued, key crypto.Signer) error {
 	keyPEM, err := EncodeKeyPEM(key)
 	if err != nil {
 		return err
 	}
-	files := []struct {
+	type file struct {
 		path string
 		data []byte
 		perm os.FileMode
-	}{
+	}
+	files := []file{
 		{filepath.Join("keystore", "priv_sk"), keyPEM, 0o600},
 		{filepath.Join("signcerts", "cert.pem"), EncodeCertificatesPEM(issued.Certificate), 0o644},
 		{filepath.Join("cacerts", "ca.pem"), EncodeCertificatesPEM(issued.Roots...), 0o644},
 		{filepath.Join("tlscacerts", "ca.pem"), EncodeCertificatesPEM(issued.Roots...), 0o644},
 	}
 	if len(issued.Intermediates) > 0 {
-		files = append(files, struct {
-			path string
-			data []byte
-			perm os.FileMode
-		}{filepath.Join("intermediatecerts", "intermediate.pem"), EncodeCertificatesPEM(issued.Intermediates...), 0o644})
+		files = append(files, file{filepath.Join("intermediatecerts", "intermediate.pem"), EncodeCertificatesPEM(issued.Intermediates...), 0o644})
 	}
 	for _, f := range files {
 		p := filepath.Join(dir, f.path)
@@ -115,7 +169,7 @@ func WriteMSP(dir string, issued *Issued, key crypto.Signer) error {
 }
 
 // KeyPair is a certificate with its chain and key, as read from a
-// cert-manager layout directory.
+// cert-manager (or flat) layout directory.
 type KeyPair struct {
 	Certificate   *x509.Certificate
 	Intermediates []*x509.Certificate
@@ -125,7 +179,7 @@ type KeyPair struct {
 
 // ReadCertManager reads tls.crt, tls.key and (if present) ca.crt from dir,
 // all from the same ..data generation when the directory is versioned.
-func ReadCertManager(dir string, allowInsecureKey bool) (*KeyPair, error) {
+func ReadCertManager(dir string, opts ReadOptions) (*KeyPair, error) {
 	base := dir
 	if gen, err := fsutil.CurrentGeneration(dir); err == nil {
 		base = gen
@@ -134,11 +188,11 @@ func ReadCertManager(dir string, allowInsecureKey bool) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := ReadKey(filepath.Join(base, KeyFile), allowInsecureKey)
+	key, err := ReadKey(filepath.Join(base, KeyFile), opts)
 	if err != nil {
 		return nil, err
 	}
-	if !KeyMatches(certs[0], key) {
+	if !keyMatches(certs[0], key) {
 		return nil, fmt.Errorf("%s does not match the certificate in %s", filepath.Join(dir, KeyFile), filepath.Join(dir, CertFile))
 	}
 	kp := &KeyPair{Certificate: certs[0], Intermediates: certs[1:], Key: key}
@@ -150,14 +204,4 @@ func ReadCertManager(dir string, allowInsecureKey bool) (*KeyPair, error) {
 		return nil, err
 	}
 	return kp, nil
-}
-
-// HasCertManager tells whether dir already holds a certificate or key.
-func HasCertManager(dir string) bool {
-	for _, n := range []string{CertFile, KeyFile} {
-		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
-			return true
-		}
-	}
-	return false
 }

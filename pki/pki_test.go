@@ -14,16 +14,23 @@ import (
 	"testing"
 	"time"
 
-	cflog "github.com/cloudflare/cfssl/log"
 	"go.uber.org/goleak"
 
 	"github.com/ccserver/ccserver/internal/fsutil"
 	"github.com/ccserver/ccserver/internal/testpki"
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
-func TestMain(m *testing.M) {
-	cflog.Level = cflog.LevelWarning // cfssl logs every signature at info level
-	goleak.VerifyTestMain(m)
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// writeFile writes body to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func newCA(t *testing.T, opts InitOptions) *Local {
@@ -32,7 +39,7 @@ func newCA(t *testing.T, opts InitOptions) *Local {
 	if _, err := InitCA(dir, opts); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := OpenLocal(dir)
+	ca, err := OpenLocal(dir, LocalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,16 +77,16 @@ func TestIssuedCertificatesHandshake(t *testing.T) {
 	for _, kt := range []KeyType{KeyECDSAP256, KeyECDSAP384, KeyEd25519, KeyRSA3072} {
 		t.Run(string(kt), func(t *testing.T) {
 			ca := newCA(t, InitOptions{KeyType: kt})
-			if ca.Certificate() == ca.Root() || !ca.Certificate().MaxPathLenZero {
+			if ca.cert == ca.root || !ca.cert.MaxPathLenZero {
 				t.Fatal("want an intermediate with path length 0")
 			}
 			_, server := issue(t, ca, "server", CSRSpec{Subject: pkix.Name{CommonName: "localhost"}, Hosts: []string{"localhost", "127.0.0.1"}, KeyType: kt})
 			_, client := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer0"}, KeyType: kt})
-			if got := server.Certificate.NotAfter.Sub(server.Certificate.NotBefore); got != DefaultServerLifetime+Backdate {
+			if got := server.Certificate.NotAfter.Sub(server.Certificate.NotBefore); got != builtinLifetime+backdate {
 				t.Errorf("server lifetime %v", got)
 			}
 			pool := x509.NewCertPool()
-			pool.AddCert(ca.Root())
+			pool.AddCert(ca.root)
 			ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 				Certificates: []tls.Certificate{tlsCert(server)}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
 			})
@@ -120,7 +127,7 @@ func TestInitRefusesOverwrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{RootKeyFile, IntermediateKeyFile} {
+	for _, name := range []string{rootKeyFile, intermediateKeyFile} {
 		fi, _ := os.Stat(filepath.Join(dir, name))
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s mode %v", name, fi.Mode().Perm())
@@ -136,11 +143,11 @@ func TestInitRefusesOverwrite(t *testing.T) {
 	if second.Root.Equal(first.Root) || second.Intermediate != nil {
 		t.Fatal("force did not replace the CA")
 	}
-	if _, err := os.Stat(filepath.Join(dir, IntermediateKeyFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, intermediateKeyFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("stale intermediate key left behind")
 	}
-	ca, err := OpenLocal(dir)
-	if err != nil || !ca.Certificate().Equal(ca.Root()) {
+	ca, err := OpenLocal(dir, LocalOptions{})
+	if err != nil || !ca.cert.Equal(ca.root) {
 		t.Fatalf("root-signing CA: %v", err)
 	}
 }
@@ -150,17 +157,17 @@ func TestOpenLocalRefusesReadableKey(t *testing.T) {
 	if _, err := InitCA(dir, InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(filepath.Join(dir, IntermediateKeyFile), 0o644); err != nil {
+	if err := os.Chmod(filepath.Join(dir, intermediateKeyFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := OpenLocal(dir)
+	_, err := OpenLocal(dir, LocalOptions{})
 	if !errors.Is(err, fsutil.ErrInsecurePermissions) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := OpenLocal(dir, WithInsecureKeyPermissions()); err != nil {
+	if _, err := OpenLocal(dir, LocalOptions{AllowInsecureKeyFile: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenLocal(t.TempDir()); err == nil || !strings.Contains(err.Error(), "ccpki init") {
+	if _, err := OpenLocal(t.TempDir(), LocalOptions{}); !errors.Is(err, ErrNoCA) || !strings.Contains(err.Error(), "InitCA") {
 		t.Fatalf("empty dir: %v", err)
 	}
 }
@@ -185,13 +192,7 @@ func TestIssueErrors(t *testing.T) {
 
 func TestSigningConfigFile(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	good := write("good.json", `{"signing":{"profiles":{"ccaas-server":{"usages":["signing","server auth"],"expiry":"2h"}}}}`)
 	policy, err := LoadSigningConfig(good)
 	if err != nil {
@@ -201,16 +202,16 @@ func TestSigningConfigFile(t *testing.T) {
 	if _, err := InitCA(cadir, InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := OpenLocal(cadir, WithSigningPolicy(policy))
+	ca, err := OpenLocal(cadir, LocalOptions{SigningPolicy: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
 	iss, _ := issue(t, ca, "ccaas-server", CSRSpec{Hosts: []string{"cc.example"}})
-	if got := iss.Certificate.NotAfter.Sub(iss.Certificate.NotBefore); got != 2*time.Hour+Backdate {
+	if got := iss.Certificate.NotAfter.Sub(iss.Certificate.NotBefore); got != 2*time.Hour+backdate {
 		t.Errorf("lifetime %v, want the profile's 2h", got)
 	}
 	if len(iss.Certificate.ExtKeyUsage) != 1 || iss.Certificate.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth {
-		t.Errorf("usages %v", Usages(iss.Certificate))
+		t.Errorf("usages %v", usages(iss.Certificate))
 	}
 	for _, tc := range []struct{ body, want string }{
 		{`{"signing":`, "not valid JSON"},
@@ -227,7 +228,7 @@ func TestSigningConfigFile(t *testing.T) {
 }
 
 func TestParseCSRJSON(t *testing.T) {
-	spec, err := ParseCSRJSON([]byte(`{"CN":"cc","hosts":["cc.svc","10.0.0.1","spiffe://x/y"],"names":[{"O":"Org1","OU":"peer"}],"key":{"algo":"ecdsa","size":384}}`))
+	spec, err := parseCSRJSON([]byte(`{"CN":"cc","hosts":["cc.svc","10.0.0.1","spiffe://x/y"],"names":[{"O":"Org1","OU":"peer"}],"key":{"algo":"ecdsa","size":384}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestParseCSRJSON(t *testing.T) {
 		t.Fatalf("csr = %+v, %v", csr, err)
 	}
 	for _, bad := range []string{`{"CN":`, `{"CN":"x","hostz":[]}`, `{"CN":"x","key":{"algo":"dsa"}}`, `{}`} {
-		if _, err := ParseCSRJSON([]byte(bad)); err == nil {
+		if _, err := parseCSRJSON([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}
@@ -254,7 +255,7 @@ func TestRevokeAndCRL(t *testing.T) {
 	_, client := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer0"}})
 	_, other := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer1"}})
 	chain := append([]*x509.Certificate{client.Certificate}, client.Intermediates...)
-	opts := VerifyOptions{Roots: []*x509.Certificate{ca.Root()}, Role: RoleClient}
+	opts := VerifyOptions{Roots: []*x509.Certificate{ca.root}, Role: RoleClient}
 	if err := Verify(chain, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -264,12 +265,12 @@ func TestRevokeAndCRL(t *testing.T) {
 	if err := ca.Revoke(context.Background(), client.Certificate, ReasonKeyCompromise); err != nil {
 		t.Fatal("second revoke:", err)
 	}
-	path, err := ca.WriteCRL("", time.Hour)
+	path, err := ca.WriteCRL(context.Background(), "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
-	crl, err := ParseCRL(data)
+	crl, err := x509util.ParseCRL(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +288,7 @@ func TestRevokeAndCRL(t *testing.T) {
 		t.Fatalf("unrevoked cert: %v", err)
 	}
 	stranger := testpki.NewCA(t).Client(t)
-	if err := ca.Revoke(context.Background(), stranger.Cert, ReasonUnspecified); !errors.Is(err, ErrNotIssuedHere) {
+	if err := ca.Revoke(context.Background(), stranger.Cert, ReasonUnspecified); !errors.Is(err, errNotIssuedHere) {
 		t.Fatalf("foreign cert: %v", err)
 	}
 	for _, s := range []string{"key-compromise", "keyCompromise", "1"} {
@@ -301,7 +302,7 @@ func TestVerifyRoles(t *testing.T) {
 	ca := newCA(t, InitOptions{})
 	_, server := issue(t, ca, "server", CSRSpec{Hosts: []string{"cc.example", "127.0.0.1"}})
 	_, client := issue(t, ca, "client", CSRSpec{Subject: pkix.Name{CommonName: "peer0"}})
-	roots := []*x509.Certificate{ca.Root()}
+	roots := []*x509.Certificate{ca.root}
 	chain := func(kp *KeyPair) []*x509.Certificate {
 		return append([]*x509.Certificate{kp.Certificate}, kp.Intermediates...)
 	}
@@ -318,7 +319,7 @@ func TestVerifyRoles(t *testing.T) {
 		{"server as client", server, VerifyOptions{Role: RoleClient}, false},
 		{"client ok", client, VerifyOptions{Role: RoleClient}, true},
 		{"wrong roots", client, VerifyOptions{Role: RoleClient, Roots: []*x509.Certificate{testpki.NewCA(t).Cert}}, false},
-		{"expired", client, VerifyOptions{Role: RoleClient, Now: time.Now().Add(60 * 24 * time.Hour)}, false},
+		{"expired", client, VerifyOptions{Role: RoleClient, Now: func() time.Time { return time.Now().Add(60 * 24 * time.Hour) }}, false},
 	} {
 		if tc.opts.Roots == nil {
 			tc.opts.Roots = roots
@@ -329,7 +330,7 @@ func TestVerifyRoles(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	if err := Describe(&b, server.Certificate, time.Now()); err != nil {
+	if err := Describe(&b, server.Certificate, DescribeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"DNS:cc.example", "IP:127.0.0.1", "serverAuth", "29d23h", SPKIPin(server.Certificate)} {
@@ -382,7 +383,7 @@ func TestParseErrorsNeverQuoteKeys(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	broken := bytes.Replace(leaf.KeyPEM, []byte("\n"), []byte("\nAAAA"), 3)
-	if _, err := ParseKeyPEM(broken); err == nil {
+	if _, err := x509util.ParsePrivateKey(broken); err == nil {
 		t.Fatal("broken key accepted")
 	}
 	if _, err := ParseCertificatesPEM([]byte("   ")); err == nil {
@@ -406,7 +407,7 @@ func FuzzParseCSRJSON(f *testing.F) {
 	f.Add([]byte(`{"CN":"cc","hosts":["a","1.2.3.4"],"key":{"algo":"rsa","size":2048}}`))
 	f.Add([]byte(`{"names":[{"O":"x"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		spec, err := ParseCSRJSON(data)
+		spec, err := parseCSRJSON(data)
 		if err == nil && spec.KeyType == "" {
 			t.Fatal("no key type")
 		}

@@ -102,10 +102,10 @@ func setupRenew(t *testing.T, lifetime time.Duration) (*Local, string, *KeyPair)
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "server")
-	if err := WriteCertManager(dir, iss, key, true); err != nil {
+	if err := LayoutCertManager.Write(dir, iss, key); err != nil {
 		t.Fatal(err)
 	}
-	kp, err := ReadCertManager(dir, false)
+	kp, err := ReadCertManager(dir, ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,34 +116,34 @@ func TestRenewIfDue(t *testing.T) {
 	ca, dir, old := setupRenew(t, time.Hour)
 	clock := newFakeClock(time.Now())
 	hooks := 0
-	r, err := NewRenewer(RenewerConfig{Backend: ca, Dir: dir, Clock: clock,
+	r, err := NewRenewer(RenewerConfig{Backend: ca, Dir: dir, Now: clock.Now,
 		AfterRenew: func(context.Context, *Issued) error { hooks++; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	renewed, next, err := r.RenewIfDue(context.Background(), false)
+	renewed, next, err := r.RenewIfDue(context.Background())
 	if err != nil || renewed {
 		t.Fatalf("fresh cert renewed=%v err=%v", renewed, err)
 	}
 	// Due when a third of the lifetime (plus at most 1/20 jitter) is left.
-	latest := old.Certificate.NotAfter.Add(-(time.Hour + Backdate) / 3)
-	earliest := latest.Add(-(time.Hour + Backdate) / 20)
+	latest := old.Certificate.NotAfter.Add(-(time.Hour + backdate) / 3)
+	earliest := latest.Add(-(time.Hour + backdate) / 20)
 	if next.After(latest) || next.Before(earliest) {
 		t.Fatalf("next renewal %v outside [%v, %v]", next, earliest, latest)
 	}
 	clock.Advance(next.Sub(clock.Now()) + time.Second)
-	renewed, _, err = r.RenewIfDue(context.Background(), false)
+	renewed, _, err = r.RenewIfDue(context.Background())
 	if err != nil || !renewed || hooks != 1 {
 		t.Fatalf("due cert: renewed=%v err=%v hooks=%d", renewed, err, hooks)
 	}
-	cur, err := ReadCertManager(dir, false)
+	cur, err := ReadCertManager(dir, ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cur.Certificate.SerialNumber.Cmp(old.Certificate.SerialNumber) == 0 || SPKIPin(cur.Certificate) == SPKIPin(old.Certificate) {
 		t.Fatal("not renewed with a new key")
 	}
-	if got := cur.Certificate.NotAfter.Sub(cur.Certificate.NotBefore); got != time.Hour+Backdate {
+	if got := cur.Certificate.NotAfter.Sub(cur.Certificate.NotBefore); got != time.Hour+backdate {
 		t.Fatalf("renewed lifetime %v, want the original hour", got)
 	}
 	if cur.Certificate.DNSNames[0] != "localhost" || cur.Certificate.Subject.CommonName != "cc" {
@@ -151,10 +151,10 @@ func TestRenewIfDue(t *testing.T) {
 	}
 	// Reusing the key keeps the pin.
 	r2, _ := NewRenewer(RenewerConfig{Backend: ca, Dir: dir, ReuseKey: true})
-	if _, _, err := r2.RenewIfDue(context.Background(), true); err != nil {
+	if _, err := r2.Renew(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := ReadCertManager(dir, false)
+	again, _ := ReadCertManager(dir, ReadOptions{})
 	if SPKIPin(again.Certificate) != SPKIPin(cur.Certificate) {
 		t.Fatal("ReuseKey changed the key")
 	}
@@ -166,18 +166,19 @@ func TestRunRetriesWithBackoff(t *testing.T) {
 	ca, dir, old := setupRenew(t, time.Hour)
 	before, _ := os.ReadFile(filepath.Join(dir, CertFile))
 	clock := newFakeClock(old.Certificate.NotAfter.Add(-time.Minute)) // due
-	clocked, err := OpenLocal(ca.Dir(), WithClock(clock.Now))
+	clocked, err := OpenLocal(ca.dir, LocalOptions{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	backend := &flaky{Backend: clocked}
 	backend.down.Store(true)
 	renewed := make(chan *Issued, 1)
-	r, err := NewRenewer(RenewerConfig{Backend: backend, Dir: dir, Clock: clock, MinBackoff: time.Second, MaxBackoff: 4 * time.Second,
+	r, err := NewRenewer(RenewerConfig{Backend: backend, Dir: dir, Now: clock.Now, MinBackoff: time.Second, MaxBackoff: 4 * time.Second,
 		AfterRenew: func(_ context.Context, iss *Issued) error { renewed <- iss; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.after = clock.After
 	ctx, cancel := context.WithCancel(context.Background())
 	var errs atomic.Int32
 	done := make(chan error, 1)
@@ -223,14 +224,14 @@ func TestRenewFailsCleanly(t *testing.T) {
 	}
 	ca := newCA(t, InitOptions{})
 	r, _ := NewRenewer(RenewerConfig{Backend: ca, Dir: dir})
-	if _, _, err := r.RenewIfDue(context.Background(), true); err == nil {
+	if _, err := r.Renew(context.Background()); err == nil {
 		t.Fatal("group-readable key accepted")
 	}
 	if _, err := NewRenewer(RenewerConfig{Backend: ca, Dir: dir, RenewBefore: 1.5}); err == nil {
 		t.Fatal("bad fraction accepted")
 	}
 	r, _ = NewRenewer(RenewerConfig{Backend: ca, Dir: t.TempDir()})
-	if _, _, err := r.RenewIfDue(context.Background(), true); !errors.Is(err, os.ErrNotExist) {
+	if _, err := r.Renew(context.Background()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("empty dir: %v", err)
 	}
 }
@@ -254,9 +255,9 @@ func TestRenewAmbiguousProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = r.RenewIfDue(context.Background(), true)
-	if err == nil || !strings.Contains(err.Error(), "--profile") {
-		t.Fatalf("renewing a server+client certificate without a profile: err = %v, want one asking for --profile", err)
+	_, err = r.Renew(context.Background())
+	if !errors.Is(err, ErrUnknownProfile) || !strings.Contains(err.Error(), "RenewerConfig.Profile") {
+		t.Fatalf("renewing a server+client certificate without a profile: err = %v, want ErrUnknownProfile asking for RenewerConfig.Profile", err)
 	}
 	after, _ := os.ReadFile(filepath.Join(dir, CertFile))
 	if string(after) != string(before) {
@@ -266,7 +267,7 @@ func TestRenewAmbiguousProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.RenewIfDue(context.Background(), true); err != nil {
+	if _, err := r.Renew(context.Background()); err != nil {
 		t.Fatalf("with Profile server: %v", err)
 	}
 }

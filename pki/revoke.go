@@ -12,32 +12,26 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ccserver/ccserver/internal/fsutil"
-	"github.com/ccserver/ccserver/internal/x509util"
 )
 
-// ErrNotIssuedHere is returned (wrapped) when asked to revoke a certificate
-// this CA did not sign.
-var ErrNotIssuedHere = errors.New("certificate was not issued by this CA")
-
-// DefaultCRLValidity is how long a CRL made by ccpki stays current; the
-// server treats a CRL past its nextUpdate as stale, so re-sign it (ccpki
-// crl) well before.
+// DefaultCRLValidity is how long a CRL made by WriteCRL stays current; a
+// server treats a CRL past its nextUpdate as stale, so sign it afresh well
+// before.
 const DefaultCRLValidity = 7 * 24 * time.Hour
 
-// RevocationList is the local CA's record of revoked certificates, kept in
+// revocationList is the local CA's record of revoked certificates, kept in
 // revoked.json beside the CA keys.
-type RevocationList struct {
+type revocationList struct {
 	// CRLNumber is the number of the last CRL signed (RFC 5280 §5.2.3).
-	CRLNumber int64              `json:"crl_number"`
-	Revoked   []RevokedCertEntry `json:"revoked"`
+	CRLNumber int64          `json:"crl_number"`
+	Revoked   []revokedEntry `json:"revoked"`
 }
 
-// RevokedCertEntry is one revoked certificate.
-type RevokedCertEntry struct {
+// revokedEntry is one revoked certificate.
+type revokedEntry struct {
 	Serial    string           `json:"serial"` // hex
 	Subject   string           `json:"subject"`
 	NotAfter  time.Time        `json:"not_after"`
@@ -45,44 +39,20 @@ type RevokedCertEntry struct {
 	Reason    RevocationReason `json:"reason"`
 }
 
-var reasonNames = map[string]RevocationReason{
-	"unspecified":          ReasonUnspecified,
-	"keycompromise":        ReasonKeyCompromise,
-	"cacompromise":         ReasonCACompromise,
-	"affiliationchanged":   ReasonAffiliationChanged,
-	"superseded":           ReasonSuperseded,
-	"cessationofoperation": ReasonCessationOfOperation,
-}
-
-// ParseRevocationReason accepts RFC 5280 names in any case, with or
-// without dashes ("key-compromise", "keyCompromise"), or the numeric code.
-func ParseRevocationReason(s string) (RevocationReason, error) {
-	norm := strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
-	if r, ok := reasonNames[norm]; ok {
-		return r, nil
-	}
-	for _, r := range reasonNames {
-		if fmt.Sprint(int(r)) == s {
-			return r, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown revocation reason %q; use unspecified, key-compromise, ca-compromise, affiliation-changed, superseded or cessation-of-operation", s)
-}
-
-// ReadRevocationList reads a revoked.json; a missing file is an empty list.
-func ReadRevocationList(path string) (*RevocationList, error) {
+// readRevocationList reads a revoked.json; a missing file is an empty list.
+func readRevocationList(path string) (*revocationList, error) {
 	data, err := fsutil.ReadFile(path, maxPEMFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return &RevocationList{}, nil
+		return &revocationList{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var rl RevocationList
+	var rl revocationList
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rl); err != nil {
-		return nil, fmt.Errorf("%s: not a ccpki revocation list: %w", path, err)
+		return nil, fmt.Errorf("%s: not a revocation list of this CA's kind: %w", path, err)
 	}
 	for i, e := range rl.Revoked {
 		if _, ok := new(big.Int).SetString(e.Serial, 16); !ok {
@@ -92,7 +62,7 @@ func ReadRevocationList(path string) (*RevocationList, error) {
 	return &rl, nil
 }
 
-func (rl *RevocationList) write(path string) error {
+func (rl *revocationList) write(path string) error {
 	data, err := json.MarshalIndent(rl, "", "  ")
 	if err != nil {
 		return err
@@ -101,16 +71,16 @@ func (rl *RevocationList) write(path string) error {
 }
 
 // lockWait bounds how long a revocation-list update waits for another
-// process (another ccpki revoke or crl) to finish with the list.
+// process (another revoke or CRL of the same CA) to finish with the list.
 const lockWait = 2 * time.Minute
 
 // lockRevocations takes the CA's revocation lock (revoked.json.lock), so
-// concurrent ccpki runs update revoked.json and crl.pem one at a time and
+// concurrent processes update revoked.json and crl.pem one at a time and
 // no entry or CRL number is lost.
 func (l *Local) lockRevocations(ctx context.Context) (func(), error) {
 	ctx, cancel := context.WithTimeout(ctx, lockWait)
 	defer cancel()
-	unlock, err := fsutil.LockFile(ctx, filepath.Join(l.dir, RevocationFile+".lock"))
+	unlock, err := fsutil.LockFile(ctx, filepath.Join(l.dir, revocationFile+".lock"))
 	if err != nil {
 		return nil, fmt.Errorf("revocation list of CA %s: %w", l.dir, err)
 	}
@@ -118,12 +88,12 @@ func (l *Local) lockRevocations(ctx context.Context) (func(), error) {
 }
 
 // Revoke records cert as revoked in the CA's revoked.json. Revoking a
-// certificate twice keeps the first record. Call WriteCRL to publish.
+// certificate twice keeps the first record. WriteCRL publishes it.
 func (l *Local) Revoke(ctx context.Context, cert *x509.Certificate, reason RevocationReason) error {
 	if err := cert.CheckSignatureFrom(l.cert); err != nil {
-		return fmt.Errorf("serial %s (%q): %w (signer %q)", cert.SerialNumber.Text(16), cert.Subject.CommonName, ErrNotIssuedHere, l.cert.Subject.CommonName)
+		return fmt.Errorf("serial %s (%q): %w (signer %q)", cert.SerialNumber.Text(16), cert.Subject.CommonName, errNotIssuedHere, l.cert.Subject.CommonName)
 	}
-	if reason < ReasonUnspecified || reason > ReasonCessationOfOperation {
+	if !reason.valid() {
 		return fmt.Errorf("revocation reason %d is not supported", reason)
 	}
 	unlock, err := l.lockRevocations(ctx)
@@ -131,8 +101,8 @@ func (l *Local) Revoke(ctx context.Context, cert *x509.Certificate, reason Revoc
 		return err
 	}
 	defer unlock()
-	path := filepath.Join(l.dir, RevocationFile)
-	rl, err := ReadRevocationList(path)
+	path := filepath.Join(l.dir, revocationFile)
+	rl, err := readRevocationList(path)
 	if err != nil {
 		return err
 	}
@@ -142,31 +112,23 @@ func (l *Local) Revoke(ctx context.Context, cert *x509.Certificate, reason Revoc
 			return nil
 		}
 	}
-	rl.Revoked = append(rl.Revoked, RevokedCertEntry{
+	rl.Revoked = append(rl.Revoked, revokedEntry{
 		Serial: serial, Subject: cert.Subject.String(), NotAfter: cert.NotAfter.UTC(),
 		RevokedAt: l.now().UTC().Truncate(time.Second), Reason: reason,
 	})
 	return rl.write(path)
 }
 
-// CRL signs a CRL naming every revoked certificate, valid for validity
-// (default DefaultCRLValidity), and bumps the CRL number. Entries whose
-// certificates expired more than a CRL period ago are left out.
-func (l *Local) CRL(validity time.Duration) ([]byte, error) {
-	unlock, err := l.lockRevocations(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	return l.crlLocked(validity)
-}
-
+// crlLocked signs a CRL naming every revoked certificate, valid for
+// validity (default DefaultCRLValidity), and bumps the CRL number; the
+// caller holds the revocation lock. Entries whose certificates expired
+// more than a CRL period ago are left out.
 func (l *Local) crlLocked(validity time.Duration) ([]byte, error) {
 	if validity <= 0 {
 		validity = DefaultCRLValidity
 	}
-	path := filepath.Join(l.dir, RevocationFile)
-	rl, err := ReadRevocationList(path)
+	path := filepath.Join(l.dir, revocationFile)
+	rl, err := readRevocationList(path)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +144,7 @@ func (l *Local) crlLocked(validity time.Duration) ([]byte, error) {
 	rl.CRLNumber++
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    big.NewInt(rl.CRLNumber),
-		ThisUpdate:                now.Add(-Backdate),
+		ThisUpdate:                now.Add(-backdate),
 		NextUpdate:                now.Add(validity),
 		RevokedCertificateEntries: entries,
 	}, l.cert, l.key)
@@ -202,24 +164,24 @@ func (l *Local) crlLocked(validity time.Duration) ([]byte, error) {
 
 // rootCRL is the root's CRL, added when the CA signs with an intermediate
 // and root.key is at hand, so a server that demands a CRL for every link
-// (ccserver --crl-require-full-chain) also finds one for the intermediate.
+// (tlsconfig.WithCRLRequireFullChain) also finds one for the intermediate.
 // With root.key moved offline it is left out; by default tlsconfig only
 // requires the leaf issuer's CRL.
 func (l *Local) rootCRL(number int64, now time.Time, validity time.Duration) ([]byte, error) {
 	if len(l.intermediates) == 0 {
 		return nil, nil
 	}
-	keyPath := filepath.Join(l.dir, RootKeyFile)
+	keyPath := filepath.Join(l.dir, rootKeyFile)
 	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	key, err := ReadKey(keyPath, l.insecureKey)
+	key, err := l.readKey(keyPath)
 	if err != nil {
 		return nil, err
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:     big.NewInt(number),
-		ThisUpdate: now.Add(-Backdate),
+		ThisUpdate: now.Add(-backdate),
 		NextUpdate: now.Add(validity),
 	}, l.root, key)
 	if err != nil {
@@ -228,14 +190,16 @@ func (l *Local) rootCRL(number int64, now time.Time, validity time.Duration) ([]
 	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), nil
 }
 
-// WriteCRL signs a CRL and writes it atomically to path (default: crl.pem
-// in the CA directory). It returns the path written.
-func (l *Local) WriteCRL(path string, validity time.Duration) (string, error) {
+// WriteCRL signs a CRL valid for validity (0: DefaultCRLValidity) and
+// writes it atomically to path (default: crl.pem in the CA directory). It
+// returns the path written. ctx bounds the wait for another process
+// updating the same CA.
+func (l *Local) WriteCRL(ctx context.Context, path string, validity time.Duration) (string, error) {
 	if path == "" {
 		path = filepath.Join(l.dir, CRLFile)
 	}
 	// Sign and write under one lock, so a CRL never replaces a newer one.
-	unlock, err := l.lockRevocations(context.Background())
+	unlock, err := l.lockRevocations(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -245,10 +209,4 @@ func (l *Local) WriteCRL(path string, validity time.Duration) (string, error) {
 		return "", err
 	}
 	return path, fsutil.WriteFile(path, data, 0o644)
-}
-
-// ParseCRL reads a PEM ("X509 CRL", text and other blocks around it
-// skipped) or DER CRL; of several, the first.
-func ParseCRL(data []byte) (*x509.RevocationList, error) {
-	return x509util.ParseCRL(data)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/ccserver/ccserver/internal/x509util"
 )
 
 // TestConcurrentRevokes: revocations from separately opened CAs (as two
@@ -27,12 +29,12 @@ func TestConcurrentRevokes(t *testing.T) {
 	errs := make(chan error, n)
 	for _, c := range certs {
 		wg.Go(func() {
-			own, err := OpenLocal(ca.Dir()) // its own view of the files, like a separate process
+			own, err := OpenLocal(ca.dir, LocalOptions{}) // its own view of the files, like a separate process
 			if err == nil {
 				err = own.Revoke(context.Background(), c, ReasonSuperseded)
 			}
 			if err == nil {
-				_, err = own.WriteCRL("", 0)
+				_, err = own.WriteCRL(context.Background(), "", 0)
 			}
 			if err != nil {
 				errs <- err
@@ -44,7 +46,7 @@ func TestConcurrentRevokes(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	rl, err := ReadRevocationList(filepath.Join(ca.Dir(), RevocationFile))
+	rl, err := readRevocationList(filepath.Join(ca.dir, revocationFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +56,11 @@ func TestConcurrentRevokes(t *testing.T) {
 	if rl.CRLNumber != n {
 		t.Errorf("CRL number = %d after %d CRLs, want %d", rl.CRLNumber, n, n)
 	}
-	data, err := os.ReadFile(filepath.Join(ca.Dir(), CRLFile))
+	data, err := os.ReadFile(filepath.Join(ca.dir, CRLFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	crl, err := ParseCRL(data)
+	crl, err := x509util.ParseCRL(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,26 @@ var forbidden = []string{
 	"github.com/hyperledger/fabric-contract-api-go",
 }
 
+// testServers are the heavy servers the PKI tests run against: step-ca
+// (about a hundred modules) and the SQLite driver of cfssl's certificate
+// database (cgo). Only the test module pkitest requires them; the core
+// module's go.mod and packages, tests included, must not. They may stay in
+// the core's module graph (cfssl's own go.mod names go-sqlite3), where
+// they link nothing.
+var testServers = []string{
+	"github.com/smallstep/certificates",
+	"github.com/mattn/go-sqlite3",
+}
+
 // forbiddenModule returns the forbidden module that path (a module or
 // package path, any major version) belongs to, or "".
-func forbiddenModule(path string) string {
-	for _, m := range forbidden {
+func forbiddenModule(path string) string { return moduleIn(forbidden, path) }
+
+// testServerModule returns the test server module path belongs to, or "".
+func testServerModule(path string) string { return moduleIn(testServers, path) }
+
+func moduleIn(mods []string, path string) string {
+	for _, m := range mods {
 		if path == m || strings.HasPrefix(path, m+"/") {
 			return m
 		}
@@ -76,6 +92,19 @@ func TestCoreModuleRequiresNoAnchor(t *testing.T) {
 				t.Errorf("the core module's %s lists %q", tc.name, line)
 			}
 		})
+	}
+}
+
+// TestCoreModuleRequiresNoTestServer: the core's go.mod names neither
+// step-ca nor the SQLite driver, not even as indirect.
+func TestCoreModuleRequiresNoTestServer(t *testing.T) {
+	out := goOutput(t, "mod", "edit", "-print")
+	for _, line := range strings.Split(out, "\n") {
+		for _, f := range strings.Fields(line) {
+			if m := testServerModule(f); m != "" {
+				t.Errorf("the core module's go.mod lists %q; %s belongs in pkitest/go.mod", strings.TrimSpace(line), m)
+			}
+		}
 	}
 }
 

@@ -134,6 +134,30 @@ func NewKey(t testing.TB) crypto.Signer {
 	return k
 }
 
+// NewCSR returns a certificate request, and its key, for the subject and
+// names in opts (CommonName, Organization, OrgUnit, DNSNames,
+// IPAddresses, URIs; Key for a fixed key), as a CA client sends it.
+func NewCSR(t testing.TB, opts ...Option) (*x509.CertificateRequest, crypto.Signer) {
+	t.Helper()
+	o := build(opts)
+	key := o.Key
+	if key == nil {
+		key = NewKey(t)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:  pkix.Name{CommonName: o.CommonName, Organization: o.Organization, OrganizationalUnit: o.OrgUnit},
+		DNSNames: o.DNSNames, IPAddresses: o.IPAddresses, URIs: o.URIs,
+	}, key)
+	if err != nil {
+		t.Fatalf("testpki: create CSR: %v", err)
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatalf("testpki: parse CSR: %v", err)
+	}
+	return csr, key
+}
+
 func serial(t testing.TB, o Options) *big.Int {
 	if o.SerialNumber != nil {
 		return o.SerialNumber

@@ -10,10 +10,8 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,10 +22,7 @@ import (
 )
 
 // DefaultTimeout bounds one request when Config.Timeout is zero.
-const DefaultTimeout = 30 * time.Second
-
-// maxResponse caps what the client reads from the server.
-const maxResponse = 1 << 20
+const DefaultTimeout = remote.DefaultTimeout
 
 // The cfssl API endpoints the client uses.
 const (
@@ -77,24 +72,19 @@ var _ pki.Backend = (*Client)(nil)
 
 // New checks cfg and returns a client. It does not contact the server.
 func New(cfg Config) (*Client, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("cfsslremote: the cfssl URL is empty: set it to the server address, e.g. https://cfssl.example.com:8888")
-	}
-	base, err := url.Parse(cfg.URL)
-	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("cfsslremote: the cfssl URL %q is not an absolute URL: use https://host:port", cfg.URL)
+	base, err := remote.BaseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("cfsslremote: Config.URL: %w; give the cfssl server's address, e.g. https://cfssl.example.com:8888", err)
 	}
 	switch base.Scheme {
 	case "https":
 	case "http":
 		if !cfg.InsecurePlaintextHTTP {
-			return nil, fmt.Errorf("cfsslremote: the cfssl URL %q is plain http: serve cfssl over TLS (cfssl serve -tls-cert/-tls-key, or a TLS proxy), or allow it explicitly with the insecure plaintext option", cfg.URL)
+			return nil, fmt.Errorf("cfsslremote: Config.URL %q is plain http: serve cfssl over TLS (cfssl serve -tls-cert/-tls-key, or a TLS proxy), or allow it explicitly with Config.InsecurePlaintextHTTP", cfg.URL)
 		}
 	default:
-		return nil, fmt.Errorf("cfsslremote: the cfssl URL %q must use https", cfg.URL)
+		return nil, fmt.Errorf("cfsslremote: Config.URL %q must use https", cfg.URL)
 	}
-	base.Path = strings.TrimRight(base.Path, "/")
-	base.RawQuery, base.Fragment = "", ""
 	key, err := ParseAuthKey(cfg.AuthKey)
 	if err != nil {
 		return nil, err
@@ -104,33 +94,13 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("cfsslremote: Roots[%d] is nil", i)
 		}
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLSConfig != nil {
-		tlsCfg = cfg.TLSConfig.Clone()
-		if tlsCfg.MinVersion < tls.VersionTLS12 {
-			tlsCfg.MinVersion = tls.VersionTLS12
-		}
-	}
 	return &Client{
 		base:    base,
 		key:     key,
 		profile: cfg.Profile,
 		label:   cfg.Label,
 		roots:   append([]*x509.Certificate(nil), cfg.Roots...),
-		http: &http.Client{
-			Timeout: timeout,
-			Transport: &http.Transport{
-				TLSClientConfig: tlsCfg,
-				// The CA is asked rarely; idle connections would outlive calls.
-				DisableKeepAlives: true,
-				Proxy:             nil,
-			},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		http:    remote.HTTPClient(cfg.TLSConfig, cfg.Timeout),
 	}, nil
 }
 
@@ -162,46 +132,26 @@ type response struct {
 // post sends body to path and decodes the envelope's result into out.
 func (c *Client) post(ctx context.Context, path string, body []byte, out any) error {
 	u := c.base.String() + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	ans, err := remote.Exchange(ctx, c.http, http.MethodPost, u, body)
 	if err != nil {
-		return fmt.Errorf("cfsslremote: POST %s: %w", u, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("cfsslremote: POST %s: %w", u, ctxErr)
-		}
-		var verr *tls.CertificateVerificationError
-		if errors.As(err, &verr) {
-			return fmt.Errorf("cfsslremote: POST %s: the server's TLS certificate does not verify (give its CA bundle): %w", u, err)
-		}
-		return fmt.Errorf("cfsslremote: POST %s: %w: %w", u, pki.ErrUnavailable, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return fmt.Errorf("cfsslremote: POST %s: reading the answer: %w: %w", u, pki.ErrUnavailable, err)
-	}
-	if len(raw) > maxResponse {
-		return fmt.Errorf("cfsslremote: POST %s: the answer is larger than %d bytes", u, maxResponse)
+		return fmt.Errorf("cfsslremote: %w", err)
 	}
 	var env response
-	jsonErr := json.Unmarshal(raw, &env)
-	if resp.StatusCode == http.StatusOK && jsonErr == nil && env.Success {
+	jsonErr := json.Unmarshal(ans.Body, &env)
+	if ans.Status == http.StatusOK && jsonErr == nil && env.Success {
 		if err := json.Unmarshal(env.Result, out); err != nil {
 			return fmt.Errorf("cfsslremote: POST %s returned a malformed result: %w", u, err)
 		}
 		return nil
 	}
-	if resp.StatusCode == http.StatusOK && jsonErr != nil {
+	if ans.Status == http.StatusOK && jsonErr != nil {
 		return fmt.Errorf("cfsslremote: POST %s returned malformed JSON (is this a cfssl server?): %w", u, jsonErr)
 	}
-	return refusal(u, resp.StatusCode, raw, &env, jsonErr == nil)
+	return refusal(u, ans.Status, ans.Body, &env, jsonErr == nil)
 }
 
 // refusal turns an unsuccessful answer into an error, classified for the
-// caller.
+// caller: cfssl's own error codes first, then the HTTP status.
 func refusal(u string, status int, raw []byte, env *response, isJSON bool) error {
 	var msgs []string
 	if isJSON {
@@ -211,22 +161,17 @@ func refusal(u string, status int, raw []byte, env *response, isJSON bool) error
 	} else if s := strings.TrimSpace(string(raw)); s != "" {
 		msgs = append(msgs, remote.Clip(s, 200))
 	}
-	text := fmt.Sprintf("cfsslremote: POST %s: %d %s", u, status, http.StatusText(status))
-	if len(msgs) > 0 {
-		text += ": " + strings.Join(msgs, "; ")
-	}
+	text := "cfsslremote: " + remote.StatusLine(http.MethodPost, u, status, strings.Join(msgs, "; "))
 	joined := strings.Join(msgs, " ")
 	switch {
 	case strings.Contains(joined, "invalid token"):
-		return fmt.Errorf("%s: the server refused the auth key; check it matches the profile's auth_key: %w", text, pki.ErrUnauthorized)
+		return &remote.StatusError{Status: status, Kind: pki.ErrUnauthorized,
+			Text: text + ": the server refused the auth key; check it matches the profile's auth_key"}
 	case strings.Contains(joined, "no authentication provider"):
-		return fmt.Errorf("%s: the profile has no auth_key on the server, so authsign cannot use it; choose a profile with an auth_key", text)
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return fmt.Errorf("%s: %w", text, pki.ErrUnauthorized)
-	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout || status == http.StatusTooManyRequests:
-		return fmt.Errorf("%s: %w", text, pki.ErrUnavailable)
+		return &remote.StatusError{Status: status,
+			Text: text + ": the profile has no auth_key on the server, so authsign cannot use it; choose a profile with an auth_key"}
 	}
-	return errors.New(text)
+	return remote.Refusal(status, text)
 }
 
 // authenticated wraps request in cfssl's authenticated request: the
@@ -242,11 +187,8 @@ func (c *Client) authenticated(request []byte) ([]byte, error) {
 
 // Issue signs req.CSR through the authenticated sign endpoint.
 func (c *Client) Issue(ctx context.Context, req *pki.Request) (*pki.Issued, error) {
-	if req == nil || req.CSR == nil {
-		return nil, errors.New("cfsslremote: the request has no CSR")
-	}
-	if err := req.CSR.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("cfsslremote: the CSR signature does not verify: %w", err)
+	if err := remote.CheckCSR(req); err != nil {
+		return nil, fmt.Errorf("cfsslremote: %w", err)
 	}
 	profile := req.Profile
 	if profile == "" {
@@ -257,7 +199,7 @@ func (c *Client) Issue(ctx context.Context, req *pki.Request) (*pki.Issued, erro
 		Profile string `json:"profile"`
 		Label   string `json:"label"`
 	}{
-		Request: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.CSR.Raw})),
+		Request: remote.CSRPEM(req.CSR),
 		Profile: profile,
 		Label:   c.label,
 	})
@@ -283,7 +225,7 @@ func (c *Client) Issue(ctx context.Context, req *pki.Request) (*pki.Issued, erro
 		return nil, fmt.Errorf("cfsslremote: %s%s returned a certificate for another key", c.base, pathAuthSign)
 	}
 	// cfssl signs with its default profile when the name is unknown, so
-	// check that the role ccpki asked for is what came back.
+	// check that the role asked for is what came back.
 	if want, ok := roleUsage[profile]; ok && !hasEKU(leaf, want) {
 		return nil, fmt.Errorf("cfsslremote: profile %q on %s issued a certificate without %s usage: the server has no such profile (cfssl then uses its default) or the profile lacks the usage; add %q to the profile's usages", profile, c.base, profile+" auth", profile+" auth")
 	}
@@ -307,14 +249,7 @@ func (c *Client) complete(ctx context.Context, leaf *x509.Certificate, profile s
 	case !containsCert(roots, signer):
 		intermediates = []*x509.Certificate{signer}
 	}
-	rootPool, interPool := x509.NewCertPool(), x509.NewCertPool()
-	for _, r := range roots {
-		rootPool.AddCert(r)
-	}
-	for _, ic := range intermediates {
-		interPool.AddCert(ic)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: interPool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := remote.VerifyLeaf(leaf, intermediates, roots); err != nil {
 		return nil, fmt.Errorf("cfsslremote: the certificate from %s does not verify to the configured roots: %w", c.base, err)
 	}
 	return &pki.Issued{Certificate: leaf, Intermediates: intermediates, Roots: roots}, nil
@@ -365,36 +300,24 @@ func (c *Client) Revoke(ctx context.Context, cert *x509.Certificate, reason pki.
 	if cert == nil {
 		return errors.New("cfsslremote: revoke needs the certificate")
 	}
-	name, ok := reasonNames[reason]
-	if !ok {
-		return fmt.Errorf("cfsslremote: revocation reason %d is not one ccpki supports", reason)
+	if reason < pki.ReasonUnspecified || reason > pki.ReasonCessationOfOperation {
+		return fmt.Errorf("cfsslremote: revocation reason %d is not one of RFC 5280's that cfssl takes", int(reason))
 	}
 	body, err := json.Marshal(struct {
 		Serial string `json:"serial"`
 		AKI    string `json:"authority_key_id"`
 		Reason string `json:"reason"`
-	}{cert.SerialNumber.String(), hex.EncodeToString(cert.AuthorityKeyId), name})
+	}{cert.SerialNumber.String(), hex.EncodeToString(cert.AuthorityKeyId), reason.String()})
 	if err != nil {
 		return err
 	}
 	var out json.RawMessage
 	err = c.post(ctx, pathRevoke, body, &out)
-	if err != nil && !errors.Is(err, pki.ErrUnavailable) && !errors.Is(err, pki.ErrUnauthorized) {
-		if strings.Contains(err.Error(), "404 ") || strings.Contains(strings.ToLower(err.Error()), "certificate not found") {
-			return fmt.Errorf("%w (cfssl revokes only certificates recorded in its database: the server needs -db-config, and the certificate must have been issued after that)", err)
-		}
+	var se *remote.StatusError
+	if errors.As(err, &se) && se.Kind == nil && (se.Status == http.StatusNotFound || strings.Contains(strings.ToLower(se.Text), "certificate not found")) {
+		return fmt.Errorf("%w (cfssl revokes only certificates recorded in its database: the server needs -db-config, and the certificate must have been issued after that)", err)
 	}
 	return err
-}
-
-// reasonNames are the names cfssl's revoke endpoint accepts.
-var reasonNames = map[pki.RevocationReason]string{
-	pki.ReasonUnspecified:          "unspecified",
-	pki.ReasonKeyCompromise:        "keyCompromise",
-	pki.ReasonCACompromise:         "cACompromise",
-	pki.ReasonAffiliationChanged:   "affiliationChanged",
-	pki.ReasonSuperseded:           "superseded",
-	pki.ReasonCessationOfOperation: "cessationOfOperation",
 }
 
 // roleUsage is the extended key usage ccpki's role profiles must carry.

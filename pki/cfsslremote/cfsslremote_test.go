@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"net"
 	"net/http"
@@ -17,90 +14,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudflare/cfssl/api/info"
-	"github.com/cloudflare/cfssl/api/signhandler"
-	"github.com/cloudflare/cfssl/config"
-	cflog "github.com/cloudflare/cfssl/log"
-	"github.com/cloudflare/cfssl/signer/local"
 	"go.uber.org/goleak"
 
+	"github.com/ccserver/ccserver/internal/testcfssl"
 	"github.com/ccserver/ccserver/internal/testpki"
 	"github.com/ccserver/ccserver/pki"
 	"github.com/ccserver/ccserver/pki/cfsslremote"
 )
 
 func TestMain(m *testing.M) {
-	// cfssl's server logs every request at info level; keep test output quiet.
-	cflog.Level = cflog.LevelError
+	testcfssl.QuietLogs() // cfssl's server logs every request at info level
 	goleak.VerifyTestMain(m)
 }
 
-const authKey = "3a1f0c9d8e7b6a5948372615f4e3d2c1b0a99887766554433221100ffeeddccb"
+const authKey = testcfssl.AuthKey
 
-// caConfig is a ca-config.json as a cfssl user writes it: two profiles
-// guarded by an auth key, one without (authsign must refuse it).
-const caConfig = `{
-  "signing": {
-    "default": {"expiry": "2h", "usages": ["signing", "key encipherment", "server auth"], "auth_key": "ccpki"},
-    "profiles": {
-      "server": {"expiry": "1h", "usages": ["signing", "key encipherment", "server auth"], "auth_key": "ccpki"},
-      "client": {"expiry": "1h", "usages": ["signing", "key encipherment", "client auth"], "auth_key": "ccpki"},
-      "open":   {"expiry": "1h", "usages": ["signing", "client auth"]}
-    }
-  },
-  "auth_keys": {"ccpki": {"type": "standard", "key": "` + authKey + `"}}
-}`
-
-// cfsslServer is a real cfssl API server (cfssl's own sign and info
-// handlers over a local signer) on loopback TLS.
-type cfsslServer struct {
-	*httptest.Server
-	CA   *testpki.CA
-	Pool *x509.CertPool
-}
-
-// startCFSSL serves cfssl's authsign and info endpoints for ca, which
-// signs with the policy in caConfig.
-func startCFSSL(t *testing.T, ca *testpki.CA) *cfsslServer {
+// startCFSSL is a real cfssl API server (cfssl's own sign and info
+// handlers over a local signer) for ca on loopback TLS, signing with
+// testcfssl.Config.
+func startCFSSL(t *testing.T, ca *testpki.CA) *testcfssl.Server {
 	t.Helper()
-	return startCFSSLWith(t, ca, caConfig)
+	return testcfssl.Start(t, testcfssl.Options{CA: ca})
 }
 
-func startCFSSLWith(t *testing.T, ca *testpki.CA, caConfig string) *cfsslServer {
-	t.Helper()
-	cfg, err := config.LoadConfig([]byte(caConfig))
-	if err != nil {
-		t.Fatalf("loading ca-config: %v", err)
-	}
-	s, err := local.NewSigner(ca.Key, ca.Cert, x509.ECDSAWithSHA256, cfg.Signing)
-	if err != nil {
-		t.Fatalf("cfssl signer: %v", err)
-	}
-	authsign, err := signhandler.NewAuthHandlerFromSigner(s)
-	if err != nil {
-		t.Fatalf("cfssl authsign handler: %v", err)
-	}
-	infoHandler, err := info.NewHandler(s)
-	if err != nil {
-		t.Fatalf("cfssl info handler: %v", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/cfssl/authsign", authsign)
-	mux.Handle("/api/v1/cfssl/info", infoHandler)
-	srv := httptest.NewTLSServer(mux)
-	t.Cleanup(srv.Close)
-	pool := x509.NewCertPool()
-	pool.AddCert(srv.Certificate())
-	return &cfsslServer{Server: srv, CA: ca, Pool: pool}
-}
-
-func (s *cfsslServer) client(t *testing.T, mutate func(*cfsslremote.Config)) *cfsslremote.Client {
+func client(t *testing.T, s *testcfssl.Server, mutate func(*cfsslremote.Config)) *cfsslremote.Client {
 	t.Helper()
 	cfg := cfsslremote.Config{
 		URL:       s.URL,
 		AuthKey:   []byte(authKey + "\n"),
 		Profile:   "server",
-		TLSConfig: &tls.Config{RootCAs: s.Pool},
+		TLSConfig: s.TLSConfig(),
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -114,21 +57,7 @@ func (s *cfsslServer) client(t *testing.T, mutate func(*cfsslremote.Config)) *cf
 
 func newCSR(t *testing.T, cn string, dns ...string) (*x509.CertificateRequest, crypto.Signer) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: cn}, DNSNames: dns, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return csr, key
+	return testpki.NewCSR(t, testpki.WithCommonName(cn), testpki.WithDNS(dns...), testpki.WithIP(net.IPv4(127, 0, 0, 1)))
 }
 
 func ctx(t *testing.T) context.Context {
@@ -140,7 +69,7 @@ func ctx(t *testing.T) context.Context {
 func TestIssueProfiles(t *testing.T) {
 	root := testpki.NewCA(t, testpki.WithCommonName("cfssl test root"))
 	srv := startCFSSL(t, root)
-	c := srv.client(t, nil)
+	c := client(t, srv, nil)
 
 	tests := []struct {
 		profile string
@@ -195,10 +124,10 @@ func TestIntermediateSigner(t *testing.T) {
 	srv := startCFSSL(t, inter)
 	csr, _ := newCSR(t, "cc.example.test", "cc.example.test")
 
-	if _, err := srv.client(t, nil).Issue(ctx(t), &pki.Request{CSR: csr}); err == nil || !strings.Contains(err.Error(), "intermediate") {
+	if _, err := client(t, srv, nil).Issue(ctx(t), &pki.Request{CSR: csr}); err == nil || !strings.Contains(err.Error(), "intermediate") {
 		t.Fatalf("Issue without roots from an intermediate signer: err = %v, want it to ask for the root", err)
 	}
-	c := srv.client(t, func(cfg *cfsslremote.Config) { cfg.Roots = []*x509.Certificate{root.Cert} })
+	c := client(t, srv, func(cfg *cfsslremote.Config) { cfg.Roots = []*x509.Certificate{root.Cert} })
 	iss, err := c.Issue(ctx(t), &pki.Request{CSR: csr})
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
@@ -232,7 +161,7 @@ func TestRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := srv.client(t, tt.mutate).Issue(ctx(t), &pki.Request{CSR: csr, Profile: tt.profile})
+			_, err := client(t, srv, tt.mutate).Issue(ctx(t), &pki.Request{CSR: csr, Profile: tt.profile})
 			if err == nil {
 				t.Fatal("Issue succeeded, want a refusal")
 			}
@@ -257,10 +186,13 @@ func TestRefused(t *testing.T) {
 // usage is missing instead of handing out a server certificate as a
 // client one.
 func TestProfileFallback(t *testing.T) {
-	cfg := strings.Replace(caConfig, `"client": {"expiry": "1h", "usages": ["signing", "key encipherment", "client auth"], "auth_key": "ccpki"},`, "", 1)
-	srv := startCFSSLWith(t, testpki.NewCA(t), cfg)
+	cfg := strings.Replace(testcfssl.Config, `"client": {"expiry": "1h", "usages": ["signing", "key encipherment", "client auth"], "auth_key": "ccpki"},`, "", 1)
+	if cfg == testcfssl.Config {
+		t.Fatal("the client profile is not where the test expects it in testcfssl.Config")
+	}
+	srv := testcfssl.Start(t, testcfssl.Options{Config: cfg})
 	csr, _ := newCSR(t, "peer0.org1.example.com")
-	_, err := srv.client(t, nil).Issue(ctx(t), &pki.Request{CSR: csr, Profile: "client"})
+	_, err := client(t, srv, nil).Issue(ctx(t), &pki.Request{CSR: csr, Profile: "client"})
 	if err == nil || !strings.Contains(err.Error(), "client auth") {
 		t.Fatalf("Issue with a missing client profile: err = %v, want it to name the missing client auth usage", err)
 	}
@@ -269,7 +201,7 @@ func TestProfileFallback(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	root := testpki.NewCA(t)
 	srv := startCFSSL(t, root)
-	c := srv.client(t, nil)
+	c := client(t, srv, nil)
 	csr, _ := newCSR(t, "cc.example.test", "cc.example.test")
 	if _, err := c.Issue(ctx(t), &pki.Request{CSR: csr}); err != nil {
 		t.Fatalf("Issue while up: %v", err)

@@ -3,20 +3,21 @@
 //
 // # What a user configures
 //
-//	--cfssl-url            https://cfssl.example.com:8888
-//	--cfssl-auth-key-file  file holding the hex HMAC key of the signing
-//	                       profile (the "key" of the profile's auth_key in
-//	                       the server's ca-config.json)
-//	--cfssl-profile        signing profile used when the request names none
-//	--cfssl-label          (multirootca only) which CA signs
-//	--cfssl-root-file      root certificate(s), needed when the cfssl signer
-//	                       is an intermediate (its /info answer is then not
-//	                       a self-signed root)
+// Config holds it (ccpki's --cfssl-* flags map onto the fields):
 //
-// plus the usual TLS trust for the server itself (a CA bundle, or a client
-// certificate when cfssl sits behind an mTLS proxy). Plain http:// is
-// refused unless InsecurePlaintextHTTP is set, because the answers (above
-// all the CA certificate ccpki writes to ca.crt) would then be forgeable.
+//	URL      https://cfssl.example.com:8888
+//	AuthKey  the hex HMAC key of the signing profile (the "key" of the
+//	         profile's auth_key in the server's ca-config.json)
+//	Profile  signing profile used when a request names none
+//	Label    (multirootca only) which CA signs
+//	Roots    root certificate(s), needed when the cfssl signer is an
+//	         intermediate (its /info answer is then not a self-signed root)
+//
+// plus the usual TLS trust for the server itself (TLSConfig: a CA bundle,
+// or a client certificate when cfssl sits behind an mTLS proxy). Plain
+// http:// is refused unless InsecurePlaintextHTTP is set, because the
+// answers (above all the CA certificate written to ca.crt) would then be
+// forgeable.
 //
 // # How each operation works
 //
@@ -36,7 +37,8 @@
 //     that is a self-signed root, otherwise from Config.Roots.
 //
 // Errors wrap pki.ErrUnauthorized when the server refuses the auth key
-// ("invalid token") or a proxy in front answers 401/403, and
-// pki.ErrUnavailable when the server cannot be reached or answers
-// 502/503/504. The auth key never appears in errors.
+// ("invalid token"), or a proxy in front answers 401/403 or refuses the
+// client certificate, and pki.ErrUnavailable when the server cannot be
+// reached or answers 429/502/503/504 (pki/internal/remote, shared with
+// package stepca, classifies these). The auth key never appears in errors.
 package cfsslremote

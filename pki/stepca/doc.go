@@ -8,15 +8,16 @@
 //
 // # What a user configures
 //
-// The same four facts `step ca bootstrap` asks for:
+// The same four facts `step ca bootstrap` asks for, in Config (ccpki's
+// --ca-url, --ca-fingerprint and --provisioner* flags map onto them):
 //
-//	--ca-url                     https://ca.example.com:9000
-//	--ca-fingerprint             SHA-256 of the root certificate, as printed by
-//	                             `step certificate fingerprint root_ca.crt`
-//	--provisioner                name of a JWK provisioner, e.g. "ccpki"
-//	--provisioner-password-file  file holding that provisioner's password
+//	URL                  https://ca.example.com:9000
+//	RootFingerprint      SHA-256 of the root certificate, as printed by
+//	                     `step certificate fingerprint root_ca.crt`
+//	Provisioner          name of a JWK provisioner, e.g. "ccpki"
+//	ProvisionerPassword  that provisioner's password
 //
-// and optionally --provisioner-key-file, a JWK (plain or encrypted with the
+// and optionally ProvisionerKey, a JWK (plain or encrypted with the
 // password) or PEM private key to use instead of the encrypted key the CA
 // publishes for the provisioner.
 //
@@ -25,7 +26,7 @@
 //   - Issue: POST /1.0/sign with a one-time token (JWT) signed by the
 //     provisioner's private key. The key comes from the provisioner list the
 //     CA publishes (/provisioners, encrypted with the provisioner password)
-//     or from the key file. Its subject and "sans" claim are the CSR's names,
+//     or from ProvisionerKey. Its subject and "sans" claim are the CSR's names,
 //     as step-ca requires.
 //   - Renew: POST /1.0/renew over mutual TLS with the current certificate
 //     and key; when the caller brings a CSR for a new key, POST /1.0/rekey
@@ -41,7 +42,7 @@
 //
 // Errors wrap pki.ErrUnauthorized when the CA refuses the token, the
 // password, or the certificate (e.g. a revoked one), and pki.ErrUnavailable
-// when the CA cannot be reached or answers 502/503/504, so a renewer keeps
+// when the CA cannot be reached or answers 429/502/503/504, so a renewer keeps
 // the current certificate and retries. Passwords, private keys and tokens
 // never appear in errors.
 package stepca

@@ -9,10 +9,8 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,11 +22,7 @@ import (
 )
 
 // DefaultTimeout bounds one request to the CA when Config.Timeout is zero.
-const DefaultTimeout = 30 * time.Second
-
-// maxResponse caps what the client reads from the CA, so a broken or
-// hostile server cannot make it buffer without end.
-const maxResponse = 1 << 20
+const DefaultTimeout = remote.DefaultTimeout
 
 // Config is what the client needs to know about one step-ca.
 type Config struct {
@@ -72,18 +66,13 @@ var _ pki.Backend = (*Client)(nil)
 
 // New checks cfg and returns a client. It does not contact the CA.
 func New(cfg Config) (*Client, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("stepca: the CA URL is empty: set it to the step-ca address, e.g. https://ca.example.com:9000")
-	}
-	base, err := url.Parse(cfg.URL)
-	if err != nil || base.Host == "" {
-		return nil, fmt.Errorf("stepca: the CA URL %q is not an absolute URL: use https://host:port", cfg.URL)
+	base, err := remote.BaseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("stepca: Config.URL: %w; give the step-ca address, e.g. https://ca.example.com:9000", err)
 	}
 	if base.Scheme != "https" {
-		return nil, fmt.Errorf("stepca: the CA URL %q must use https (step-ca serves TLS only)", cfg.URL)
+		return nil, fmt.Errorf("stepca: Config.URL %q must use https (step-ca serves TLS only)", cfg.URL)
 	}
-	base.Path = strings.TrimRight(base.Path, "/")
-	base.RawQuery, base.Fragment = "", ""
 	fp, err := ParseFingerprint(cfg.RootFingerprint)
 	if err != nil {
 		return nil, err
@@ -169,7 +158,7 @@ func (c *Client) fetchRoot(ctx context.Context) (*x509.Certificate, error) {
 	}
 	fp := hex.EncodeToString(c.fingerprint)
 	state, err := c.do(ctx, hc, http.MethodGet, "/root/"+fp, nil, &out, http.StatusOK)
-	if se := (*statusErr)(nil); errors.As(err, &se) && se.status == http.StatusNotFound {
+	if se := (*remote.StatusError)(nil); errors.As(err, &se) && se.Status == http.StatusNotFound {
 		return nil, fmt.Errorf("stepca: the CA at %s has no root with fingerprint %s: check the fingerprint (`step certificate fingerprint root_ca.crt`): %w", c.base, fp, err)
 	}
 	if err != nil {
@@ -202,20 +191,8 @@ func (c *Client) fetchRoot(ctx context.Context) (*x509.Certificate, error) {
 	return root, nil
 }
 
-// httpClient returns a client for one exchange; keep-alives are off
-// because the CA is asked rarely and idle connections would outlive the
-// call.
-func (c *Client) httpClient(cfg *tls.Config) *http.Client {
-	return &http.Client{
-		Timeout: c.timeout,
-		Transport: &http.Transport{
-			TLSClientConfig:   cfg,
-			DisableKeepAlives: true,
-			ForceAttemptHTTP2: false,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
+// httpClient returns a client for one exchange with cfg.
+func (c *Client) httpClient(cfg *tls.Config) *http.Client { return remote.HTTPClient(cfg, c.timeout) }
 
 // pinned returns an HTTP client that trusts only the pinned root and, when
 // cert is not nil, presents it for mutual TLS.
@@ -237,112 +214,37 @@ type apiError struct {
 }
 
 // do sends one JSON request and decodes the answer into out when the
-// status is want. It classifies failures: unreachable CA and gateway
-// errors wrap pki.ErrUnavailable, 401 and 403 wrap pki.ErrUnauthorized.
+// status is want; any other status is a *remote.StatusError with
+// step-ca's message.
 func (c *Client) do(ctx context.Context, hc *http.Client, method, path string, in, out any, want int) (*tls.ConnectionState, error) {
 	u := c.base.String() + path
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, fmt.Errorf("stepca: encoding %s request: %w", path, err)
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	ans, err := remote.Exchange(ctx, hc, method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("stepca: %s %s: %w", method, u, err)
+		return nil, fmt.Errorf("stepca: %w", err)
 	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, classifyTransport(ctx, method, u, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("stepca: %s %s: reading the answer: %w: %w", method, u, pki.ErrUnavailable, err)
-	}
-	if len(raw) > maxResponse {
-		return nil, fmt.Errorf("stepca: %s %s: the answer is larger than %d bytes", method, u, maxResponse)
-	}
-	if resp.StatusCode != want {
-		return nil, statusError(method, u, resp.StatusCode, raw)
+	if ans.Status != want {
+		msg := string(ans.Body)
+		var ae apiError
+		if json.Unmarshal(ans.Body, &ae) == nil && ae.Message != "" {
+			msg = ae.Message
+		}
+		return nil, remote.Refusal(ans.Status, "stepca: "+remote.StatusLine(method, u, ans.Status, msg))
 	}
 	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
+		if err := json.Unmarshal(ans.Body, out); err != nil {
 			return nil, fmt.Errorf("stepca: %s %s returned malformed JSON: %w", method, u, err)
 		}
 	}
-	return resp.TLS, nil
+	return ans.TLS, nil
 }
-
-func classifyTransport(ctx context.Context, method, u string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("stepca: %s %s: %w", method, u, ctxErr)
-	}
-	var verr *tls.CertificateVerificationError
-	if errors.As(err, &verr) {
-		return fmt.Errorf("stepca: %s is not the CA with the pinned root (its TLS certificate does not verify): %w", u, err)
-	}
-	var alert tls.AlertError
-	if errors.As(err, &alert) && refusedCertAlert(alert) {
-		return fmt.Errorf("stepca: %s %s: the CA refused the client certificate: %w: %w", method, u, pki.ErrUnauthorized, err)
-	}
-	return fmt.Errorf("stepca: %s %s: %w: %w", method, u, pki.ErrUnavailable, err)
-}
-
-// refusedCertAlert reports TLS alerts a server sends when it rejects the
-// client's certificate.
-func refusedCertAlert(a tls.AlertError) bool {
-	switch uint8(a) {
-	case 42, 43, 44, 45, 46, 48, 116: // bad, unsupported, revoked, expired, unknown certificate; unknown CA; certificate required
-		return true
-	}
-	return false
-}
-
-func statusError(method, u string, status int, raw []byte) error {
-	var ae apiError
-	msg := ""
-	if json.Unmarshal(raw, &ae) == nil && ae.Message != "" {
-		msg = ae.Message
-	} else {
-		msg = strings.TrimSpace(string(raw))
-	}
-	msg = remote.Clip(msg, 300)
-	text := fmt.Sprintf("stepca: %s %s: %d %s", method, u, status, http.StatusText(status))
-	if msg != "" {
-		text += ": " + msg
-	}
-	e := &statusErr{status: status, text: text}
-	switch status {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		e.kind = pki.ErrUnauthorized
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests:
-		e.kind = pki.ErrUnavailable
-	}
-	return e
-}
-
-// statusErr is a refusal from the CA with its HTTP status.
-type statusErr struct {
-	status int
-	text   string
-	kind   error // pki.ErrUnauthorized, pki.ErrUnavailable or nil
-}
-
-func (e *statusErr) Error() string {
-	if e.kind != nil {
-		return e.text + ": " + e.kind.Error()
-	}
-	return e.text
-}
-
-func (e *statusErr) Unwrap() error { return e.kind }
 
 // signResponse is step-ca's answer to sign, renew and rekey.
 type signResponse struct {
@@ -384,31 +286,21 @@ func (c *Client) issued(path string, r *signResponse, wantKey crypto.PublicKey) 
 	if !pki.SamePublicKey(leaf.PublicKey, wantKey) {
 		return nil, bad("the certificate is not for the requested key", nil)
 	}
-	inter := x509.NewCertPool()
 	var intermediates []*x509.Certificate
 	for _, ic := range chain[1:] {
-		if bytes.Equal(ic.Raw, c.root.Raw) {
-			continue
+		if !ic.Equal(c.root) {
+			intermediates = append(intermediates, ic)
 		}
-		intermediates = append(intermediates, ic)
-		inter.AddCert(ic)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: c.pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := remote.VerifyLeaf(leaf, intermediates, []*x509.Certificate{c.root}); err != nil {
 		return nil, bad("the certificate does not verify to the pinned root", err)
 	}
 	return &pki.Issued{Certificate: leaf, Intermediates: intermediates, Roots: []*x509.Certificate{c.root}}, nil
 }
 
-func csrPEM(csr *x509.CertificateRequest) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}))
-}
-
 func checkRequest(req *pki.Request) error {
-	if req == nil || req.CSR == nil {
-		return errors.New("stepca: the request has no CSR")
-	}
-	if err := req.CSR.CheckSignature(); err != nil {
-		return fmt.Errorf("stepca: the CSR signature does not verify: %w", err)
+	if err := remote.CheckCSR(req); err != nil {
+		return fmt.Errorf("stepca: %w", err)
 	}
 	switch req.Profile {
 	case "", "server", "client":
@@ -467,7 +359,7 @@ func (c *Client) Issue(ctx context.Context, req *pki.Request) (*pki.Issued, erro
 		CSR      string `json:"csr"`
 		OTT      string `json:"ott"`
 		NotAfter string `json:"notAfter,omitempty"`
-	}{CSR: csrPEM(req.CSR), OTT: ott}
+	}{CSR: remote.CSRPEM(req.CSR), OTT: ott}
 	if req.Lifetime > 0 {
 		body.NotAfter = req.Lifetime.String()
 	}
@@ -493,12 +385,12 @@ func (c *Client) Renew(ctx context.Context, current *x509.Certificate, currentKe
 		return nil, err
 	}
 	if req != nil && req.CSR != nil && !pki.SamePublicKey(req.CSR.PublicKey, current.PublicKey) {
-		if err := req.CSR.CheckSignature(); err != nil {
-			return nil, fmt.Errorf("stepca: the CSR signature does not verify: %w", err)
+		if err := remote.CheckCSR(req); err != nil {
+			return nil, fmt.Errorf("stepca: %w", err)
 		}
 		body := struct {
 			CSR string `json:"csr"`
-		}{csrPEM(req.CSR)}
+		}{remote.CSRPEM(req.CSR)}
 		var out signResponse
 		if _, err := c.do(ctx, hc, http.MethodPost, "/1.0/rekey", body, &out, http.StatusCreated); err != nil {
 			return nil, err
@@ -557,7 +449,7 @@ func (c *Client) Revoke(ctx context.Context, cert *x509.Certificate, reason pki.
 	if err != nil {
 		return err
 	}
-	return c.revoke(ctx, hc, revokeRequest{Serial: serial, OTT: ott, ReasonCode: int(reason), Reason: reasonText(reason), Passive: true})
+	return c.revoke(ctx, hc, revokeRequest{Serial: serial, OTT: ott, ReasonCode: int(reason), Reason: reason.String(), Passive: true})
 }
 
 // RevokeWithKey revokes cert authenticated by the certificate itself over
@@ -571,7 +463,7 @@ func (c *Client) RevokeWithKey(ctx context.Context, cert *x509.Certificate, key 
 	if err != nil {
 		return err
 	}
-	return c.revoke(ctx, hc, revokeRequest{Serial: cert.SerialNumber.String(), ReasonCode: int(reason), Reason: reasonText(reason), Passive: true})
+	return c.revoke(ctx, hc, revokeRequest{Serial: cert.SerialNumber.String(), ReasonCode: int(reason), Reason: reason.String(), Passive: true})
 }
 
 func (c *Client) revoke(ctx context.Context, hc *http.Client, body revokeRequest) error {
@@ -588,22 +480,6 @@ func (c *Client) revoke(ctx context.Context, hc *http.Client, body revokeRequest
 		return fmt.Errorf("stepca: %s/1.0/revoke answered status %q, not \"ok\"", c.base, remote.Clip(out.Status, 60))
 	}
 	return nil
-}
-
-func reasonText(r pki.RevocationReason) string {
-	switch r {
-	case pki.ReasonKeyCompromise:
-		return "key compromise"
-	case pki.ReasonCACompromise:
-		return "CA compromise"
-	case pki.ReasonAffiliationChanged:
-		return "affiliation changed"
-	case pki.ReasonSuperseded:
-		return "superseded"
-	case pki.ReasonCessationOfOperation:
-		return "cessation of operation"
-	}
-	return ""
 }
 
 // String names the CA without the credentials the client holds, so

@@ -47,19 +47,16 @@ func (cf *caFlags) register(c *cobra.Command, required bool) {
 }
 
 func (cf *caFlags) open() (*pki.Local, error) {
-	var opts []pki.LocalOption
+	opts := pki.LocalOptions{AllowInsecureKeyFile: cf.insecure}
 	if cf.config != "" {
 		policy, err := pki.LoadSigningConfig(cf.config)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, pki.WithSigningPolicy(policy))
+		opts.SigningPolicy = policy
 	}
-	if cf.insecure {
-		opts = append(opts, pki.WithInsecureKeyPermissions())
-	}
-	ca, err := pki.OpenLocal(cf.dir, opts...)
-	return ca, insecureHint(err)
+	ca, err := pki.OpenLocal(cf.dir, opts)
+	return ca, hintFor(insecureHint(err), pki.ErrNoCA, "create one with: ccpki init --dir "+cf.dir)
 }
 
 // backendFlags choose the CA that signs (--backend, or inferred from which

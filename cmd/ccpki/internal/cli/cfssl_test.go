@@ -3,73 +3,26 @@ package cli
 import (
 	"context"
 	"crypto/x509"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/cloudflare/cfssl/api/info"
-	"github.com/cloudflare/cfssl/api/signhandler"
-	"github.com/cloudflare/cfssl/config"
-	"github.com/cloudflare/cfssl/signer/local"
-
+	"github.com/ccserver/ccserver/internal/testcfssl"
 	"github.com/ccserver/ccserver/internal/testpki"
 	"github.com/ccserver/ccserver/pki"
 )
 
-const cfsslKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
-
-// cfssl's own authsign and info handlers over a local signer whose
-// profiles all require the auth key, served on loopback TLS.
-func startCFSSL(t *testing.T) (srv *httptest.Server, ca *testpki.CA, down *atomic.Bool) {
-	t.Helper()
-	ca = testpki.NewCA(t, testpki.WithCommonName("cfssl e2e root"))
-	cfg, err := config.LoadConfig([]byte(`{"signing": {
-	  "default": {"expiry": "1h", "usages": ["digital signature", "server auth"], "auth_key": "k"},
-	  "profiles": {
-	    "server": {"expiry": "1h", "usages": ["digital signature", "server auth"], "auth_key": "k"},
-	    "client": {"expiry": "1h", "usages": ["digital signature", "client auth"], "auth_key": "k"}}},
-	  "auth_keys": {"k": {"type": "standard", "key": "` + cfsslKey + `"}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := local.NewSigner(ca.Key, ca.Cert, x509.ECDSAWithSHA256, cfg.Signing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign, err := signhandler.NewAuthHandlerFromSigner(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inf, err := info.NewHandler(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/cfssl/authsign", sign)
-	mux.Handle("/api/v1/cfssl/info", inf)
-	down = new(atomic.Bool)
-	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() { // as a load balancer answers while the CA is away
-			http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, ca, down
-}
+const cfsslKey = testcfssl.AuthKey
 
 // TestCFSSLBackend drives ccpki against a real cfssl API server: issue with
 // the auth key from a file, a wrong key refused (exit 4), renew, and an
 // unavailable CA (exit 5) leaving the certificate in place.
 func TestCFSSLBackend(t *testing.T) {
-	srv, ca, down := startCFSSL(t)
+	srv := testcfssl.Start(t, testcfssl.Options{CA: testpki.NewCA(t, testpki.WithCommonName("cfssl e2e root"))})
+	ca := srv.CA
 	dir := t.TempDir()
 	tlsCA := filepath.Join(dir, "cfssl-tls-ca.pem")
-	if err := writeCert(tlsCA, srv.Certificate()); err != nil {
+	if err := writeCert(tlsCA, srv.TLSCert); err != nil {
 		t.Fatal(err)
 	}
 	keyFile := secretFile(t, dir, "cfssl.key", cfsslKey+"\n")
@@ -84,7 +37,7 @@ func TestCFSSLBackend(t *testing.T) {
 		t.Fatal("ccpki printed the auth key")
 	}
 	mustCCPKI(t, "verify", "--roots", filepath.Join(out, pki.BundleFile), "--role", "server", "--address", "localhost:7051", out)
-	kp, err := pki.ReadCertManager(out, false)
+	kp, err := pki.ReadCertManager(out, pki.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +51,12 @@ func TestCFSSLBackend(t *testing.T) {
 	if strings.Contains(out2, strings.Repeat("ab", 32)) {
 		t.Fatal("the refusal printed the wrong key")
 	}
-	if pki.HasCertManager(filepath.Join(dir, "peer")) {
+	if pki.LayoutCertManager.Exists(filepath.Join(dir, "peer")) {
 		t.Fatal("a refused issue wrote a certificate")
 	}
 
 	mustCCPKI(t, append([]string{"renew", "--dir", out, "--force"}, remote...)...)
-	renewed, err := pki.ReadCertManager(out, false)
+	renewed, err := pki.ReadCertManager(out, pki.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +64,7 @@ func TestCFSSLBackend(t *testing.T) {
 		t.Fatal("renew kept the serial")
 	}
 
-	down.Store(true)
+	srv.SetDown(true)
 	before := readFile(t, filepath.Join(out, pki.CertFile))
 	wantExit(t, exitNoCA, "unreachable", append([]string{"renew", "--dir", out, "--force"}, remote...)...)
 	if string(readFile(t, filepath.Join(out, pki.CertFile))) != string(before) {
@@ -166,10 +119,10 @@ func TestBackendFlags(t *testing.T) {
 // server that answers 503 keeps the current certificate, retries with
 // capped backoff, and renews once the CA is back.
 func TestDaemonRetriesWhileCAUnavailable(t *testing.T) {
-	srv, _, down := startCFSSL(t)
+	srv := testcfssl.Start(t, testcfssl.Options{})
 	dir := t.TempDir()
 	tlsCA := filepath.Join(dir, "tls-ca.pem")
-	if err := writeCert(tlsCA, srv.Certificate()); err != nil {
+	if err := writeCert(tlsCA, srv.TLSCert); err != nil {
 		t.Fatal(err)
 	}
 	remote := []string{"--cfssl-url", srv.URL, "--cfssl-auth-key-file", secretFile(t, dir, "k", cfsslKey), "--cfssl-tls-ca", tlsCA}
@@ -177,7 +130,7 @@ func TestDaemonRetriesWhileCAUnavailable(t *testing.T) {
 	mustCCPKI(t, append([]string{"issue", "--profile", "client", "--cn", "peer0", "--out", out}, remote...)...)
 	before := readFile(t, filepath.Join(out, pki.CertFile))
 
-	down.Store(true)
+	srv.SetDown(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var log syncBuffer
@@ -190,7 +143,7 @@ func TestDaemonRetriesWhileCAUnavailable(t *testing.T) {
 	if string(readFile(t, filepath.Join(out, pki.CertFile))) != string(before) {
 		t.Fatal("tls.crt changed while the CA was unavailable")
 	}
-	down.Store(false)
+	srv.SetDown(false)
 	waitFor(t, "a renewal once the CA is back", func() bool { return strings.Contains(log.String(), "renewed "+out) })
 	cancel()
 	if code := <-done; code != 0 {

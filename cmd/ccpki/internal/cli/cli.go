@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"time"
 
-	cflog "github.com/cloudflare/cfssl/log"
 	"github.com/spf13/cobra"
 
 	icli "github.com/ccserver/ccserver/internal/cli"
@@ -65,7 +64,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // Run is Main with the caller's context: cancelling it stops a
 // renew --daemon, which then returns 0.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cflog.Level = cflog.LevelError // cfssl logs every signature at info level
 	return program().Execute(ctx, newRoot(), args, stdout, stderr)
 }
 
@@ -104,6 +102,15 @@ func usage(err error) error { return icli.Usage(err) }
 func insecureHint(err error) error {
 	if errors.Is(err, fsutil.ErrInsecurePermissions) {
 		return fmt.Errorf("%w (or pass --insecure)", err)
+	}
+	return err
+}
+
+// hintFor adds the command line's fix to err when it is target: the pki
+// errors name fields and arguments, ccpki names its flags.
+func hintFor(err, target error, hint string) error {
+	if err != nil && errors.Is(err, target) {
+		return icli.WithHint(err, hint)
 	}
 	return err
 }

@@ -40,12 +40,12 @@ regularly (e.g. daily from cron). Written atomically as PEM.`,
 }
 
 // runCRL signs the local CA's CRL afresh.
-func runCRL(_ context.Context, out io.Writer, o crlOptions) error {
+func runCRL(ctx context.Context, out io.Writer, o crlOptions) error {
 	ca, err := o.cf.open()
 	if err != nil {
 		return err
 	}
-	path, err := ca.WriteCRL(o.out, o.validity)
+	path, err := ca.WriteCRL(ctx, o.out, o.validity)
 	if err != nil {
 		return err
 	}

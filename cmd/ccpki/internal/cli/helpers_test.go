@@ -11,9 +11,14 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/ccserver/ccserver/internal/testcfssl"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	testcfssl.QuietLogs() // the in-process cfssl server logs every request
+	goleak.VerifyTestMain(m)
+}
 
 // syncBuffer is an output a running daemon and the test share.
 type syncBuffer struct {

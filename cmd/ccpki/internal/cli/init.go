@@ -58,7 +58,7 @@ func runInit(_ context.Context, out io.Writer, o initOptions) error {
 	info, err := pki.InitCA(o.dir, pki.InitOptions{KeyType: kt, CommonName: o.cn, Organization: o.org,
 		RootLifetime: o.rootLife, IntermediateLifetime: o.interLife, NoIntermediate: o.noInter, Force: o.force})
 	if err != nil {
-		return err
+		return hintFor(err, pki.ErrExists, "pass --force to replace it (every certificate it issued stops being trusted)")
 	}
 	fmt.Fprintf(out, "created CA in %s\n  root:         %s (until %s)\n", o.dir, info.Root.Subject, info.Root.NotAfter.UTC().Format(time.RFC3339))
 	if info.Intermediate != nil {

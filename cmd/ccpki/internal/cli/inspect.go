@@ -52,7 +52,7 @@ func runInspect(_ context.Context, out io.Writer, o inspectOptions) error {
 		}
 		for i, c := range chain {
 			fmt.Fprintf(out, "== %s [%d]\n", a, i)
-			if err := pki.Describe(out, c, time.Now()); err != nil {
+			if err := pki.Describe(out, c, pki.DescribeOptions{}); err != nil {
 				return err
 			}
 		}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	icli "github.com/ccserver/ccserver/internal/cli"
 	"github.com/ccserver/ccserver/pki"
 )
 
@@ -94,14 +94,20 @@ func runIssue(ctx context.Context, stdout io.Writer, o issueOptions) error {
 	if o.layout != "cert-manager" && o.layout != "msp" {
 		return usagef("--layout %q: use cert-manager or msp", o.layout)
 	}
+	layout := pki.LayoutMSP
+	if o.layout == "cert-manager" {
+		layout = pki.LayoutCertManager
+		if o.flat {
+			layout = pki.LayoutFlat
+		}
+	}
 	spec, err := o.csrSpec()
 	if err != nil {
 		return err
 	}
-	if !o.force {
-		if (o.layout == "cert-manager" && pki.HasCertManager(o.out)) || (o.layout == "msp" && exists(filepath.Join(o.out, "keystore"))) {
-			return fmt.Errorf("%s already holds a certificate: %w; renew it with ccpki renew --dir %s, or pass --force", o.out, pki.ErrExists, o.out)
-		}
+	if !o.force && layout.Exists(o.out) {
+		return icli.WithHint(fmt.Errorf("%s already holds a certificate: %w", o.out, pki.ErrExists),
+			"renew it with: ccpki renew --dir "+o.out+" (or pass --force to replace it)")
 	}
 	ca, _, err := o.bf.open(true)
 	if err != nil {
@@ -117,14 +123,10 @@ func runIssue(ctx context.Context, stdout io.Writer, o issueOptions) error {
 	}
 	issued, err := ca.Issue(ctx, &pki.Request{CSR: csr, Profile: o.profile, Lifetime: o.lifetime})
 	if err != nil {
-		return err
+		err = hintFor(err, pki.ErrOutlivesCA, "shorten --lifetime, or renew the CA")
+		return hintFor(err, pki.ErrUnknownProfile, "name one of its profiles with --profile, or give the signing profiles with --ca-config")
 	}
-	if o.layout == "msp" {
-		err = pki.WriteMSP(o.out, issued, key)
-	} else {
-		err = pki.WriteCertManager(o.out, issued, key, !o.flat)
-	}
-	if err != nil {
+	if err := layout.Write(o.out, issued, key); err != nil {
 		return err
 	}
 	printIssued(stdout, "issued", o.out, issued.Certificate)

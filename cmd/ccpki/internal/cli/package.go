@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ccserver/ccserver/ccaas"
+	icli "github.com/ccserver/ccserver/internal/cli"
 	"github.com/ccserver/ccserver/internal/fsutil"
 	"github.com/ccserver/ccserver/pki"
 )
@@ -125,7 +126,7 @@ func runPackage(_ context.Context, stdout io.Writer, o packageOptions) error {
 	pkg := buf.Bytes()
 	if !o.force && exists(o.out) {
 		if old, err := os.ReadFile(o.out); err != nil || string(old) != string(pkg) {
-			return fmt.Errorf("%s exists with other content: %w; pass --force", o.out, pki.ErrExists)
+			return icli.WithHint(fmt.Errorf("%s exists with other content: %w", o.out, pki.ErrExists), "pass --force to replace it")
 		}
 	}
 	if err := fsutil.WriteFile(o.out, pkg, 0o600); err != nil {
@@ -182,11 +183,11 @@ func readClientPair(certFile, keyFile string, insecure bool) (string, string, er
 	if err != nil {
 		return "", "", err
 	}
-	key, err := pki.ReadKey(keyFile, insecure)
+	key, err := pki.ReadKey(keyFile, pki.ReadOptions{AllowInsecureKeyFile: insecure})
 	if err != nil {
 		return "", "", insecureHint(err)
 	}
-	if !pki.KeyMatches(certs[0], key) {
+	if !pki.SamePublicKey(certs[0].PublicKey, key.Public()) {
 		return "", "", fmt.Errorf("%s does not match the certificate in %s", keyFile, certFile)
 	}
 	keyPEM, err := pki.EncodeKeyPEM(key)

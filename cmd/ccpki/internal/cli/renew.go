@@ -89,8 +89,12 @@ func runRenew(ctx context.Context, stdout, stderr io.Writer, o renewOptions) err
 	if o.profile == "" && o.bf.cfsslProfile != "" {
 		o.profile = o.bf.cfsslProfile
 	}
+	layout := pki.LayoutCertManager
+	if o.flat {
+		layout = pki.LayoutFlat
+	}
 	cfg := pki.RenewerConfig{Backend: ca, Dir: o.dir, Profile: o.profile, Lifetime: o.lifetime, RenewBefore: o.before,
-		ReuseKey: o.reuse, Flat: o.flat, MinBackoff: o.minB, MaxBackoff: o.maxB, AllowInsecureKey: o.bf.local.insecure,
+		ReuseKey: o.reuse, Layout: layout, MinBackoff: o.minB, MaxBackoff: o.maxB, AllowInsecureKeyFile: o.bf.local.insecure,
 		AfterRenew: func(ctx context.Context, iss *pki.Issued) error {
 			printIssued(stdout, "renewed", o.dir, iss.Certificate)
 			return runHook(ctx, stdout, stderr, o.hook, o.dir, iss)
@@ -100,22 +104,32 @@ func runRenew(ctx context.Context, stdout, stderr io.Writer, o renewOptions) err
 		return usage(err)
 	}
 	if o.daemon {
-		report := func(err error) { program().PrintError(stderr, fmt.Errorf("renew: %w", err)) }
+		report := func(err error) { program().PrintError(stderr, renewHints(fmt.Errorf("renew: %w", err))) }
 		if o.force {
-			if _, _, err := r.RenewIfDue(ctx, true); err != nil {
+			if _, err := r.Renew(ctx); err != nil {
 				report(err)
 			}
 		}
 		return r.Run(ctx, report)
 	}
-	renewed, next, err := r.RenewIfDue(ctx, o.force)
+	if o.force {
+		_, err := r.Renew(ctx)
+		return renewHints(err)
+	}
+	renewed, next, err := r.RenewIfDue(ctx)
 	if err != nil {
-		return err
+		return renewHints(err)
 	}
 	if !renewed {
 		fmt.Fprintf(stdout, "%s: not due; renewal due at %s (use --force to renew now)\n", o.dir, next.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// renewHints adds the flags that fix a renewal's error.
+func renewHints(err error) error {
+	err = hintFor(err, pki.ErrUnknownProfile, "name the profile: --profile server or --profile client")
+	return hintFor(err, pki.ErrOutlivesCA, "shorten --lifetime, or renew the CA")
 }
 
 // runHook runs --exec after a renewal, with the directory and the new

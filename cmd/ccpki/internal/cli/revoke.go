@@ -77,7 +77,7 @@ func runRevoke(ctx context.Context, out io.Writer, o revokeOptions) error {
 		fmt.Fprintf(out, "revoked serial %s (%s) at the CA\n", chain[0].SerialNumber.Text(16), chain[0].Subject)
 		return nil
 	}
-	path, err := local.WriteCRL("", o.validity)
+	path, err := local.WriteCRL(ctx, "", o.validity)
 	if err != nil {
 		return err
 	}

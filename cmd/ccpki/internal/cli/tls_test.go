@@ -163,7 +163,7 @@ func TestRenewDaemonUnderRunningServer(t *testing.T) {
 		t.Errorf("daemon reported %d renewals, want at least 3:\n%s", n, out.String())
 	}
 	// The server still serves what is on disk now.
-	kp, err := pki.ReadCertManager(srv, false)
+	kp, err := pki.ReadCertManager(srv, pki.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ccserver/ccserver/internal/fsutil"
+	"github.com/ccserver/ccserver/internal/x509util"
 	"github.com/ccserver/ccserver/pki"
 )
 
@@ -76,12 +77,12 @@ func runVerify(_ context.Context, out io.Writer, o verifyOptions) error {
 		if err != nil {
 			return err
 		}
-		if opts.CRL, err = pki.ParseCRL(data); err != nil {
+		if opts.CRL, err = x509util.ParseCRL(data); err != nil {
 			return fmt.Errorf("%s: %w", o.crl, err)
 		}
 	}
 	if err := pki.Verify(chain, opts); err != nil {
-		return fmt.Errorf("%s: %w", o.cert, err)
+		return hintFor(fmt.Errorf("%s: %w", o.cert, err), pki.ErrStaleCRL, "sign it afresh: ccpki crl --ca DIR (and re-sign it regularly, well before nextUpdate)")
 	}
 	fmt.Fprintf(out, "OK: %s is valid as %s", chain[0].Subject, o.role)
 	if o.address != "" {

@@ -1,13 +1,10 @@
-package stepcatest
+package stepca_test
 
 import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"net"
@@ -16,19 +13,14 @@ import (
 	"time"
 
 	"go.step.sm/crypto/jose"
-	"go.uber.org/goleak"
 
+	"github.com/ccserver/ccserver/internal/testpki"
 	"github.com/ccserver/ccserver/pki"
 	"github.com/ccserver/ccserver/pki/stepca"
+	"github.com/ccserver/ccserver/pkitest/testca"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// glog (linked by step-ca's dependencies) starts this at package
-		// init; it is not ours and never ends.
-		goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
-	)
-}
+func TestMain(m *testing.M) { testca.Main(m) }
 
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -38,39 +30,12 @@ func testContext(t *testing.T) context.Context {
 
 func newCSR(t *testing.T, cn string, dns []string, ips []net.IP) (*x509.CertificateRequest, crypto.Signer) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: cn}, DNSNames: dns, IPAddresses: ips,
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return csr, key
-}
-
-func (s *stepCA) client(t *testing.T, mutate func(*stepca.Config)) *stepca.Client {
-	t.Helper()
-	cfg := stepca.Config{URL: s.URL, RootFingerprint: s.Fingerprint, Provisioner: s.Provisioner, ProvisionerPassword: s.Password}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	c, err := stepca.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testpki.NewCSR(t, testpki.WithCommonName(cn), testpki.WithDNS(dns...), testpki.WithIP(ips...))
 }
 
 // verify checks that iss chains to the CA root as a TLS server certificate
 // for name.
-func verify(t *testing.T, s *stepCA, iss *pki.Issued, name string) {
+func verify(t *testing.T, s *testca.StepCA, iss *pki.Issued, name string) {
 	t.Helper()
 	if len(iss.Roots) != 1 || !iss.Roots[0].Equal(s.Root) {
 		t.Fatalf("Roots = %d certificates, want the step-ca root", len(iss.Roots))
@@ -89,9 +54,9 @@ func verify(t *testing.T, s *stepCA, iss *pki.Issued, name string) {
 // TestLifecycle walks one certificate through issue, renew (same key),
 // rekey (new key), revoke, and the refusal to renew a revoked certificate.
 func TestLifecycle(t *testing.T) {
-	s := startStepCA(t)
+	s := testca.StartStepCA(t)
 	ctx := testContext(t)
-	c := s.client(t, nil)
+	c := s.Client(t, nil)
 
 	csr, key := newCSR(t, "cc.example.test", []string{"cc.example.test"}, []net.IP{net.IPv4(127, 0, 0, 1)})
 	iss, err := c.Issue(ctx, &pki.Request{CSR: csr, Profile: "server", Lifetime: time.Hour})
@@ -151,7 +116,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestRefused(t *testing.T) {
-	s := startStepCA(t)
+	s := testca.StartStepCA(t)
 	csr, _ := newCSR(t, "cc.example.test", []string{"cc.example.test"}, nil)
 
 	// A key with the provisioner's key id but not its private key: the
@@ -185,7 +150,7 @@ func TestRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := s.client(t, tt.mutate)
+			c := s.Client(t, tt.mutate)
 			_, err := c.Issue(testContext(t), tt.req)
 			if err == nil {
 				t.Fatal("Issue succeeded, want a refusal")
@@ -206,9 +171,9 @@ func TestRefused(t *testing.T) {
 // TestUnavailable: a CA that went away after the client bootstrapped, and
 // one that never answered, both give ErrUnavailable so a renewer retries.
 func TestUnavailable(t *testing.T) {
-	s := startStepCA(t)
+	s := testca.StartStepCA(t)
 	ctx := testContext(t)
-	c := s.client(t, nil)
+	c := s.Client(t, nil)
 	csr, key := newCSR(t, "cc.example.test", []string{"cc.example.test"}, nil)
 	iss, err := c.Issue(ctx, &pki.Request{CSR: csr})
 	if err != nil {
@@ -222,7 +187,7 @@ func TestUnavailable(t *testing.T) {
 	if _, err := c.Issue(ctx, &pki.Request{CSR: csr}); !errors.Is(err, pki.ErrUnavailable) {
 		t.Errorf("Issue with the CA down: err = %v, want ErrUnavailable", err)
 	}
-	fresh := s.client(t, nil)
+	fresh := s.Client(t, nil)
 	if _, err := fresh.Issue(ctx, &pki.Request{CSR: csr}); !errors.Is(err, pki.ErrUnavailable) {
 		t.Errorf("first Issue with the CA down: err = %v, want ErrUnavailable", err)
 	}

@@ -1,4 +1,4 @@
-package stepcatest
+package testca
 
 import (
 	"crypto/tls"
@@ -24,25 +24,32 @@ import (
 	"github.com/ccserver/ccserver/pki/stepca"
 )
 
-// stepCA is a real step-ca serving on loopback for one test.
-type stepCA struct {
-	URL         string
+// ProvisionerName is the name of the step-ca's JWK provisioner.
+const ProvisionerName = "ccpki"
+
+// StepCA is a real step-ca serving on loopback for one test.
+type StepCA struct {
+	URL string
+	// Fingerprint is the root's, as `step certificate fingerprint` prints it.
 	Fingerprint string
 	Root        *x509.Certificate
-	Provisioner string
-	Password    []byte
+	// Intermediate signs the certificates the CA issues.
+	Intermediate *x509.Certificate
+	Provisioner  string
+	// Password decrypts the provisioner's key, which the CA publishes.
+	Password []byte
 	// KeyID is the provisioner key's id (the "kid" step-ca looks tokens up by).
 	KeyID string
-	ca    *ca.CA
-	done  chan error
+
+	ca   *ca.CA
+	done chan error
 }
 
-const provisionerName = "ccpki"
-
-// startStepCA runs step-ca with a JWK provisioner whose key is encrypted
-// with a password, and a bbolt database (revocation needs one) in a
-// temporary directory. It stops the CA when the test ends.
-func startStepCA(t *testing.T) *stepCA {
+// StartStepCA runs step-ca with a root and an intermediate from testpki, a
+// JWK provisioner whose key is encrypted with a password, and a bbolt
+// database (revocation needs one) in a temporary directory. It stops the
+// CA when the test ends.
+func StartStepCA(t testing.TB) *StepCA {
 	t.Helper()
 	dir := t.TempDir()
 	root := testpki.NewCA(t, testpki.WithCommonName("ccserver test step root"))
@@ -50,12 +57,12 @@ func startStepCA(t *testing.T) *stepCA {
 	rootFile := filepath.Join(dir, "root_ca.crt")
 	interFile := filepath.Join(dir, "intermediate_ca.crt")
 	keyFile := filepath.Join(dir, "intermediate_ca_key")
-	writeFile(t, rootFile, root.CertPEM, 0o644)
-	writeFile(t, interFile, inter.CertPEM, 0o644)
 	der, err := x509.MarshalPKCS8PrivateKey(inter.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeFile(t, rootFile, root.CertPEM, 0o644)
+	writeFile(t, interFile, inter.CertPEM, 0o644)
 	writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 
 	password := []byte("correct horse battery staple")
@@ -69,6 +76,8 @@ func startStepCA(t *testing.T) *stepCA {
 	}
 	pubKey := pub.Public()
 
+	// step-ca listens itself: take a free port, and retry if another
+	// process grabbed it in between.
 	for attempt := 0; ; attempt++ {
 		addr := freeAddr(t)
 		cfg := &config.Config{
@@ -81,7 +90,7 @@ func startStepCA(t *testing.T) *stepCA {
 			AuthorityConfig: &config.AuthConfig{
 				Provisioners: provisioner.List{&provisioner.JWK{
 					Type:         "JWK",
-					Name:         provisionerName,
+					Name:         ProvisionerName,
 					Key:          &pubKey,
 					EncryptedKey: encrypted,
 				}},
@@ -89,34 +98,35 @@ func startStepCA(t *testing.T) *stepCA {
 		}
 		srv, err := ca.New(cfg, ca.WithQuiet(true))
 		if err != nil {
-			t.Fatalf("starting step-ca: %v", err)
+			t.Fatalf("testca: starting step-ca: %v", err)
 		}
-		s := &stepCA{
-			URL:         "https://" + addr,
-			Fingerprint: stepca.Fingerprint(root.Cert),
-			Root:        root.Cert,
-			Provisioner: provisionerName,
-			Password:    password,
-			KeyID:       pub.KeyID,
-			ca:          srv,
-			done:        make(chan error, 1),
+		s := &StepCA{
+			URL:          "https://" + addr,
+			Fingerprint:  stepca.Fingerprint(root.Cert),
+			Root:         root.Cert,
+			Intermediate: inter.Cert,
+			Provisioner:  ProvisionerName,
+			Password:     password,
+			KeyID:        pub.KeyID,
+			ca:           srv,
+			done:         make(chan error, 1),
 		}
 		go func() { s.done <- srv.Run() }()
-		err = s.waitReady(t)
+		err = s.waitReady()
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
 		}
 		_ = srv.Stop()
+		<-s.done
 		if attempt >= 4 || !strings.Contains(err.Error(), "address already in use") {
-			t.Fatalf("step-ca did not start: %v", err)
+			t.Fatalf("testca: step-ca did not start: %v", err)
 		}
 	}
 }
 
 // waitReady polls /health until the CA answers or Run fails.
-func (s *stepCA) waitReady(t *testing.T) error {
-	t.Helper()
+func (s *StepCA) waitReady() error {
 	hc := &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
@@ -124,39 +134,54 @@ func (s *stepCA) waitReady(t *testing.T) error {
 			DisableKeepAlives: true,
 		},
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-s.done:
 			return err
 		default:
 		}
-		resp, err := hc.Get(s.URL + "/health")
-		if err == nil {
+		if resp, err := hc.Get(s.URL + "/health"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return errors.New("step-ca did not answer /health within 60s")
+	return errors.New("step-ca did not answer /health within a minute")
 }
 
-// Stop shuts the CA down and waits for Run to return; safe to call twice.
-func (s *stepCA) Stop() {
+// Stop shuts the CA down and waits for it to finish, so a test can see
+// how clients fare with the CA gone; safe to call twice.
+func (s *StepCA) Stop() {
 	if s.ca == nil {
 		return
 	}
 	_ = s.ca.Stop()
 	s.ca = nil
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
 	select {
 	case <-s.done:
-	case <-time.After(60 * time.Second):
+	case <-t.C:
 	}
 }
 
-func freeAddr(t *testing.T) string {
+// Client is a stepca.Client for the CA with the provisioner's password;
+// mutate, if set, changes the config first.
+func (s *StepCA) Client(t testing.TB, mutate func(*stepca.Config)) *stepca.Client {
+	t.Helper()
+	cfg := stepca.Config{URL: s.URL, RootFingerprint: s.Fingerprint, Provisioner: s.Provisioner, ProvisionerPassword: s.Password}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := stepca.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -167,7 +192,7 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func writeFile(t *testing.T, name string, b []byte, mode os.FileMode) {
+func writeFile(t testing.TB, name string, b []byte, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(name, b, mode); err != nil {
 		t.Fatal(err)
