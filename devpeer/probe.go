@@ -3,10 +3,8 @@ package devpeer
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -119,10 +117,9 @@ func Probe(ctx context.Context, conn ccaas.Connection, ccid string) (*ProbeRepor
 }
 
 func certInfo(c *x509.Certificate) CertInfo {
-	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
 	ci := CertInfo{
 		Subject: c.Subject.String(), Issuer: c.Issuer.String(), DNSNames: c.DNSNames,
-		NotAfter: c.NotAfter, SPKIPin: "sha256/" + base64.StdEncoding.EncodeToString(sum[:]),
+		NotAfter: c.NotAfter, SPKIPin: x509util.FormatPin(x509util.SPKIPin(c)),
 	}
 	for _, ip := range c.IPAddresses {
 		ci.IPs = append(ci.IPs, ip.String())
