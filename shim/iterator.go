@@ -36,6 +36,11 @@ type CommonIterator struct {
 	// allocation per page instead of one per result.
 	kvs []queryresult.KV
 	ns  string // last namespace seen, reused to avoid a string per result
+	// keys is the current page as one string, made on the first key
+	// decoded from it: every key of the page is a substring of it, one
+	// allocation per page instead of one per key.
+	keys    string
+	hasKeys bool
 }
 
 // StateQueryIterator yields key-value results.
@@ -51,6 +56,7 @@ type HistoryQueryIterator struct {
 // page is a QueryResponse decoded without copying: results are sub-slices
 // of the reply's payload.
 type page struct {
+	raw      []byte // the whole reply; results are sub-slices of it
 	results  [][]byte
 	hasMore  bool
 	id       string
@@ -58,7 +64,7 @@ type page struct {
 }
 
 func decodePage(b []byte) (page, error) {
-	var p page
+	p := page{raw: b}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -203,7 +209,11 @@ func (it *CommonIterator) nextBytes() ([]byte, error) {
 }
 
 func (it *CommonIterator) fetch() error {
-	raw, err := it.call(peer.ChaincodeMessage_QUERY_STATE_NEXT, &peer.QueryStateNext{Id: it.id})
+	payload, err := engine.MarshalQueryStateNext(it.id)
+	if err != nil {
+		return err
+	}
+	raw, err := it.tx.Call(peer.ChaincodeMessage_QUERY_STATE_NEXT, payload)
 	if err != nil {
 		return err
 	}
@@ -213,6 +223,7 @@ func (it *CommonIterator) fetch() error {
 	}
 	it.page, it.pos = p, 0
 	it.kvs = nil
+	it.keys, it.hasKeys = "", false
 	it.released = !p.hasMore
 	return nil
 }
@@ -292,9 +303,9 @@ func (it *CommonIterator) decodeKV(b []byte, kv *queryresult.KV) error {
 				if !utf8.Valid(v) {
 					return errors.New("key is not valid UTF-8")
 				}
-				kv.Key = string(v)
+				kv.Key = it.key(v)
 			case 3:
-				kv.Value = v
+				kv.Value = v[:len(v):len(v)] // an append must not overwrite the next result
 			}
 			continue
 		}
@@ -305,6 +316,20 @@ func (it *CommonIterator) decodeKV(b []byte, kv *queryresult.KV) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// key returns v, a sub-slice of the current page, as a substring of the
+// page's string (a slice of the same array keeps the distance to its end
+// in its capacity); anything else gets a string of its own.
+func (it *CommonIterator) key(v []byte) string {
+	if !it.hasKeys {
+		it.keys, it.hasKeys = string(it.page.raw), true
+	}
+	off := cap(it.page.raw) - cap(v)
+	if off >= 0 && off+len(v) <= len(it.keys) && it.keys[off:off+len(v)] == string(v) {
+		return it.keys[off : off+len(v)]
+	}
+	return string(v)
 }
 
 // Next returns the next modification.
@@ -323,7 +348,8 @@ func (it *HistoryQueryIterator) Next() (*queryresult.KeyModification, error) {
 // ---- query calls on the stub ----
 
 func (s *ChaincodeStub) rangeQuery(collection, start, end string, metadata []byte) (*StateQueryIterator, *peer.QueryResponseMetadata, error) {
-	raw, err := s.call(peer.ChaincodeMessage_GET_STATE_BY_RANGE, &peer.GetStateByRange{StartKey: start, EndKey: end, Collection: collection, Metadata: metadata})
+	payload, err := engine.MarshalGetStateByRange(start, end, collection, metadata)
+	raw, err := s.callEncoded(peer.ChaincodeMessage_GET_STATE_BY_RANGE, payload, err)
 	if err != nil {
 		return nil, nil, err
 	}

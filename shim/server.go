@@ -446,6 +446,9 @@ func (cs *ChaincodeServer) Serve(lis net.Listener) error {
 		grpc.MaxRecvMsgSize(maxMessageSize),
 		grpc.MaxSendMsgSize(maxMessageSize),
 		grpc.ConnectionTimeout(5 * time.Second),
+		// ChaincodeMessage without reflection (engine.Codec); this
+		// server only, other gRPC servers keep the default codec.
+		grpc.ForceServerCodecV2(engine.NewCodec()),
 	}
 	creds := insecure.NewCredentials()
 	if cs.tls != nil {

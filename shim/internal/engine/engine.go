@@ -378,13 +378,7 @@ func (e *Engine) execute(tx *Tx) {
 		reply.Type = pb.ChaincodeMessage_ERROR
 		reply.Payload = []byte(o.ErrText)
 	} else {
-		payload, err := proto.Marshal(o.Response)
-		if err != nil {
-			o = Outcome{Failed: true, ErrText: fmt.Sprintf("failed to marshal the chaincode response: %v", err)}
-			reply.Type, reply.Payload, reply.ChaincodeEvent = pb.ChaincodeMessage_ERROR, []byte(o.ErrText), nil
-		} else {
-			reply.Type, reply.Payload = pb.ChaincodeMessage_COMPLETED, payload
-		}
+		reply.Type, reply.Payload = pb.ChaincodeMessage_COMPLETED, MarshalResponse(o.Response)
 	}
 	// Unregister before replying so a late reply cannot reach a finished tx.
 	e.mu.Lock()
