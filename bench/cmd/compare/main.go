@@ -1,7 +1,7 @@
-// Command compare runs the chaincode benchmark: our shim, fabric-chaincode-go
-// and the raw protocol bound, each as its own server process over mTLS,
-// driven alternately by the same load generator; it prints a Markdown table
-// of medians, ratios and the issue-3 targets.
+// Command compare runs the chaincode benchmark: our shim, fabric-chaincode-go,
+// the generated-code reference (raw) and the lean protocol bound, each as
+// its own server process over mTLS, driven alternately by the same load
+// generator; it prints a Markdown table of medians, ratios and the targets.
 //
 //	cd bench && go run ./cmd/compare            # full run (about 12 min on 2 cores)
 //	cd bench && go run ./cmd/compare -quick     # CI-sized (about 30 s)
@@ -35,7 +35,7 @@ func main() {
 func run() error {
 	quick := flag.Bool("quick", false, "CI-sized run: 1 round of 1 s per cell")
 	serverBin := flag.String("server", "", "path of the bench server binary (default: go build ./cmd/server)")
-	impls := flag.String("impls", "ours,anchor,raw", "implementations to compare")
+	impls := flag.String("impls", "ours,anchor,raw,lean", "implementations to compare (the targets need ours, anchor and lean)")
 	funcs := flag.String("funcs", "noop,getput,range", "workloads")
 	conc := flag.String("concurrency", "1,64", "concurrency levels")
 	conns := flag.String("connections", "1,4", "connection counts")

@@ -31,6 +31,9 @@ const (
 	Ours   = "ours"
 	Anchor = "anchor"
 	Raw    = "raw"
+	// Lean is the protocol bound the targets refer to (package lean); Raw
+	// stays as the generated-code reference.
+	Lean = "lean"
 )
 
 // CCID is the package id every benchmark server registers with.

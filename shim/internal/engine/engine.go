@@ -124,6 +124,19 @@ type Engine struct {
 	// work hands transactions to parked workers; its capacity is the
 	// concurrency bound, so a send never blocks.
 	work chan *Tx
+
+	// Call deadlines are kept by one watcher per stream (watchCalls)
+	// instead of a timer per call: epoch is the clock's origin, timedOut
+	// the reply the watcher hands to a call past its deadline.
+	epoch    time.Time
+	timedOut *pb.ChaincodeMessage
+
+	// receiver is the stream's RecvMsg when it has one (gRPC streams do):
+	// replies are then decoded into recycled messages (spare), since a
+	// reply is read by one state call and dropped. Other streams (an
+	// in-memory pipe may keep what it passed) get a fresh message each.
+	receiver interface{ RecvMsg(any) error }
+	spare    sync.Pool
 }
 
 // New makes an engine for stream.
@@ -144,13 +157,72 @@ func New(stream Stream, cfg Config) *Engine {
 	if cfg.Peer != "" {
 		log = log.With("peer", cfg.Peer)
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:    cfg,
 		stream: stream,
 		log:    log,
 		txs:    make(map[txKey]*Tx),
 		done:   make(chan struct{}),
 		work:   make(chan *Tx, cfg.MaxConcurrentTx),
+
+		epoch:    time.Now(),
+		timedOut: &pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR},
+	}
+	e.receiver, _ = stream.(interface{ RecvMsg(any) error })
+	return e
+}
+
+// recv returns the next message from the stream.
+func (e *Engine) recv() (*pb.ChaincodeMessage, error) {
+	if e.receiver == nil {
+		return e.stream.Recv()
+	}
+	m, _ := e.spare.Get().(*pb.ChaincodeMessage)
+	if m == nil {
+		m = new(pb.ChaincodeMessage)
+	}
+	if err := e.receiver.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// recycle takes back a received reply nothing refers to any more.
+func (e *Engine) recycle(m *pb.ChaincodeMessage) {
+	if e.receiver != nil && m != e.timedOut {
+		m.Reset()
+		e.spare.Put(m)
+	}
+}
+
+// now is the engine's monotonic clock.
+func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
+
+// watchCalls fails state calls that wait past CallTimeout; it checks a
+// quarter as often as the timeout, so a call fails between 1 and 1.25
+// CallTimeouts after it was sent (timers per call would cost two
+// allocations and a timer-heap update on every call).
+func (e *Engine) watchCalls() {
+	defer e.workers.Done()
+	tick := time.NewTicker(min(max(e.cfg.CallTimeout/4, time.Millisecond), time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-tick.C:
+		}
+		now := e.now()
+		e.mu.Lock()
+		for _, tx := range e.txs {
+			if tx.waiting.Load() && now >= tx.deadline.Load() {
+				select {
+				case tx.resp <- e.timedOut:
+				default: // a reply got there first
+				}
+			}
+		}
+		e.mu.Unlock()
 	}
 }
 
@@ -179,9 +251,11 @@ func (e *Engine) Run() error {
 		e.finish(err)
 		return fmt.Errorf("send REGISTER: %w", err)
 	}
+	e.workers.Add(1)
+	go e.watchCalls()
 	var runErr error
 	for {
-		msg, err := e.stream.Recv()
+		msg, err := e.recv()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				runErr = fmt.Errorf("receive: %w", err)
@@ -221,7 +295,9 @@ func (e *Engine) handle(msg *pb.ChaincodeMessage) error {
 		return errors.New("received a nil message")
 	}
 	if msg.Type == pb.ChaincodeMessage_KEEPALIVE {
-		if err := e.send(msg); err != nil {
+		err := e.send(msg)
+		e.recycle(msg)
+		if err != nil {
 			return fmt.Errorf("echo KEEPALIVE: %w", err)
 		}
 		return nil
@@ -280,13 +356,34 @@ func (e *Engine) route(msg *pb.ChaincodeMessage) {
 	e.mu.Unlock()
 	if tx == nil || !tx.waiting.Load() {
 		e.log.Warn("dropped a reply for no waiting transaction", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+		e.recycle(msg)
 		return
 	}
 	select {
 	case tx.resp <- msg:
+		return
 	default:
-		e.log.Warn("dropped a second reply to one request", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
 	}
+	// The slot is full: a second reply, or a timeout notice of watchCalls
+	// meant for the call before this one, which this reply replaces.
+	select {
+	case old := <-tx.resp:
+		if old == e.timedOut {
+			select {
+			case tx.resp <- msg:
+				return
+			default:
+			}
+		} else {
+			select {
+			case tx.resp <- old:
+			default:
+			}
+		}
+	default:
+	}
+	e.log.Warn("dropped a second reply to one request", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+	e.recycle(msg)
 }
 
 // dispatch registers a new transaction and runs or queues it.
