@@ -151,3 +151,27 @@ func TestMedianAndChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestCosts measures the cost per peer of two servers with few streams:
+// it checks the numbers are there, not what they are.
+func TestCosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	costs, err := MeasureCosts(ctx, CostConfig{ServerBin: serverBin, Dir: t.TempDir(), Impls: []string{Ours, Anchor}, Streams: 3, Runs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range costs {
+		if c.StartToReady <= 0 || c.GoroutinesPerStream <= 0 {
+			t.Errorf("implausible %+v", c)
+		}
+	}
+	var md bytes.Buffer
+	WriteCostMarkdown(&md, costs)
+	if !strings.Contains(md.String(), "| anchor |") {
+		t.Errorf("table:\n%s", md.String())
+	}
+}
