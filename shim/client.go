@@ -172,7 +172,7 @@ func runClient(ctx context.Context, cfg clientConfig, cc Chaincode) error {
 	}
 	defer conn.Close()
 	defer stream.CloseSend() //nolint:errcheck // ending anyway
-	h := newHandler(stream, cc, runOptions{ccid: cfg.ccid, peer: cfg.peerAddress})
+	h := newHandler(stream, cc, runOptions{ccid: cfg.ccid, peer: cfg.peerAddress, frames: true})
 	if err := h.eng.Run(); err != nil {
 		return fmt.Errorf("chaincode stream to %s: %w", cfg.peerAddress, err)
 	}

@@ -256,11 +256,11 @@ func (it *CommonIterator) nextBytes() ([]byte, error) {
 }
 
 func (it *CommonIterator) fetch() error {
-	payload, err := engine.MarshalQueryStateNext(it.id)
-	if err != nil {
+	r := engine.QueryStateNextRequest(it.id)
+	if err := r.Validate(); err != nil {
 		return err
 	}
-	raw, err := it.tx.Call(peer.ChaincodeMessage_QUERY_STATE_NEXT, payload)
+	raw, err := it.tx.CallRequest(peer.ChaincodeMessage_QUERY_STATE_NEXT, r)
 	if err != nil {
 		return err
 	}
@@ -393,8 +393,7 @@ func (it *HistoryQueryIterator) Next() (*queryresult.KeyModification, error) {
 // ---- query calls on the stub ----
 
 func (s *ChaincodeStub) rangeQuery(collection, start, end string, metadata []byte) (*StateQueryIterator, *peer.QueryResponseMetadata, error) {
-	payload, err := engine.MarshalGetStateByRange(start, end, collection, metadata)
-	raw, err := s.callEncoded(peer.ChaincodeMessage_GET_STATE_BY_RANGE, payload, err)
+	raw, err := s.callRequest(peer.ChaincodeMessage_GET_STATE_BY_RANGE, engine.GetStateByRangeRequest(start, end, collection, metadata))
 	if err != nil {
 		return nil, nil, err
 	}

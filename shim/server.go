@@ -124,6 +124,7 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 		maxConcurrentTx: cs.MaxConcurrentTx,
 		peer:            who,
 		peerOrg:         info.PeerOrg,
+		frames:          true,
 	})
 	cs.mu.Lock()
 	if cs.stopping {
@@ -359,6 +360,16 @@ func (s *connectStream) Send(m *peer.ChaincodeMessage) error {
 		return errStreamEnded
 	}
 	return s.Chaincode_ConnectServer.Send(m)
+}
+
+// SendMsg is Send for the engine's encoded frames, with the same guard.
+func (s *connectStream) SendMsg(m any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errStreamEnded
+	}
+	return s.Chaincode_ConnectServer.SendMsg(m)
 }
 
 func (s *connectStream) close() {

@@ -226,13 +226,21 @@ func (s *ChaincodeStub) call(typ peer.ChaincodeMessage_Type, m proto.Message) ([
 	return s.callEncoded(typ, payload, err)
 }
 
-// callEncoded sends a request encoded by the caller (the hot requests are
-// encoded by hand, see engine.MarshalGetState).
+// callEncoded sends a request encoded by the caller.
 func (s *ChaincodeStub) callEncoded(typ peer.ChaincodeMessage_Type, payload []byte, err error) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s request: %w", typ, err)
 	}
 	return s.tx.Call(typ, payload)
+}
+
+// callRequest sends one of the hot requests, which the engine encodes by
+// hand (into the frame itself on a gRPC stream).
+func (s *ChaincodeStub) callRequest(typ peer.ChaincodeMessage_Type, r engine.Request) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("marshal %s request: %w", typ, err)
+	}
+	return s.tx.CallRequest(typ, r)
 }
 
 // InvokeChaincode calls another chaincode; failures come back as status
@@ -263,8 +271,7 @@ func (s *ChaincodeStub) InvokeChaincode(chaincodeName string, args [][]byte, cha
 }
 
 func (s *ChaincodeStub) getState(collection, key string) ([]byte, error) {
-	payload, err := engine.MarshalGetState(key, collection)
-	out, err := s.callEncoded(peer.ChaincodeMessage_GET_STATE, payload, err)
+	out, err := s.callRequest(peer.ChaincodeMessage_GET_STATE, engine.GetStateRequest(key, collection))
 	if err != nil || len(out) == 0 {
 		return nil, err
 	}
@@ -327,8 +334,7 @@ func (s *ChaincodeStub) putState(collection, key string, value []byte) error {
 		s.batch.add(&peer.WriteRecord{Key: key, Value: value, Collection: collection, Type: peer.WriteRecord_PUT_STATE})
 		return nil
 	}
-	payload, err := engine.MarshalPutState(key, value, collection)
-	_, err = s.callEncoded(peer.ChaincodeMessage_PUT_STATE, payload, err)
+	_, err := s.callRequest(peer.ChaincodeMessage_PUT_STATE, engine.PutStateRequest(key, value, collection))
 	return err
 }
 

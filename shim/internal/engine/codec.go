@@ -50,6 +50,9 @@ const poolMin = 1 << 10
 
 // Marshal encodes v.
 func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if f, ok := v.(Frame); ok {
+		return mem.BufferSlice{mem.NewBuffer(f.buf, mem.DefaultBufferPool())}, nil
+	}
 	m, ok := v.(*pb.ChaincodeMessage)
 	if !ok {
 		pm, ok := v.(proto.Message)
@@ -537,58 +540,201 @@ func countArgs(b []byte) int {
 	return n
 }
 
-// The state requests a transaction sends most, encoded as proto.Marshal
-// does, into a buffer of exactly their size. A string that is not UTF-8
-// fails as it does with proto.Marshal.
-
-// MarshalGetState encodes a GetState request.
-func MarshalGetState(key, collection string) ([]byte, error) {
-	return marshalFields(fieldList{{1, key, nil}, {2, collection, nil}})
+// Request is one of the state requests a transaction sends most
+// (GetState, PutState, GetStateByRange, QueryStateNext): up to four string
+// or bytes fields in number order. It is encoded as proto.Marshal does,
+// straight into the frame when the stream takes Frames; a string that is
+// not UTF-8 fails Validate as it fails proto.Marshal. It is a value of
+// fixed size, so building one allocates nothing.
+type Request struct {
+	f [4]struct {
+		num protowire.Number
+		s   string
+		b   []byte
+	}
 }
 
-// MarshalPutState encodes a PutState request.
-func MarshalPutState(key string, value []byte, collection string) ([]byte, error) {
-	return marshalFields(fieldList{{1, key, nil}, {2, "", value}, {3, collection, nil}})
+// GetStateRequest is a GetState.
+func GetStateRequest(key, collection string) Request {
+	var r Request
+	r.f[0].num, r.f[0].s = 1, key
+	r.f[1].num, r.f[1].s = 2, collection
+	return r
 }
 
-// MarshalGetStateByRange encodes a GetStateByRange request.
-func MarshalGetStateByRange(start, end, collection string, metadata []byte) ([]byte, error) {
-	return marshalFields(fieldList{{1, start, nil}, {2, end, nil}, {3, collection, nil}, {4, "", metadata}})
+// PutStateRequest is a PutState.
+func PutStateRequest(key string, value []byte, collection string) Request {
+	var r Request
+	r.f[0].num, r.f[0].s = 1, key
+	r.f[1].num, r.f[1].b = 2, value
+	r.f[2].num, r.f[2].s = 3, collection
+	return r
 }
 
-// MarshalQueryStateNext encodes a QueryStateNext request.
-func MarshalQueryStateNext(id string) ([]byte, error) {
-	return marshalFields(fieldList{{1, id, nil}})
+// GetStateByRangeRequest is a GetStateByRange.
+func GetStateByRangeRequest(start, end, collection string, metadata []byte) Request {
+	var r Request
+	r.f[0].num, r.f[0].s = 1, start
+	r.f[1].num, r.f[1].s = 2, end
+	r.f[2].num, r.f[2].s = 3, collection
+	r.f[3].num, r.f[3].b = 4, metadata
+	return r
 }
 
-// fieldList is up to four string or bytes fields in number order; an
-// array, so that it stays on the stack.
-type fieldList [4]struct {
-	num protowire.Number
-	s   string
-	b   []byte
+// QueryStateNextRequest is a QueryStateNext.
+func QueryStateNextRequest(id string) Request {
+	var r Request
+	r.f[0].num, r.f[0].s = 1, id
+	return r
 }
 
-func marshalFields(fs fieldList) ([]byte, error) {
-	n := 0
-	for _, f := range fs {
-		if f.num == 0 {
-			continue
+// Validate fails for a string field that is not UTF-8.
+func (r *Request) Validate() error {
+	for _, f := range r.f {
+		if f.s != "" && !utf8.ValidString(f.s) {
+			return errUTF8
 		}
+	}
+	return nil
+}
+
+func (r *Request) size() int {
+	n := 0
+	for _, f := range r.f {
 		if f.s != "" {
-			if !utf8.ValidString(f.s) {
-				return nil, errUTF8
-			}
 			n += sizeBytes(f.num, len(f.s))
 		}
 		if len(f.b) > 0 {
 			n += sizeBytes(f.num, len(f.b))
 		}
 	}
-	b := make([]byte, 0, n)
-	for _, f := range fs {
-		b = appendString(b, f.num, f.s)
-		b = appendBytes(b, f.num, f.b)
+	return n
+}
+
+func (r *Request) appendTo(b []byte) []byte {
+	for _, f := range r.f {
+		if f.num != 0 {
+			b = appendString(b, f.num, f.s)
+			b = appendBytes(b, f.num, f.b)
+		}
 	}
-	return b, nil
+	return b
+}
+
+// Marshal encodes r into a buffer of exactly its size.
+func (r *Request) Marshal() ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return r.appendTo(make([]byte, 0, r.size())), nil
+}
+
+// MarshalGetState encodes a GetState request.
+func MarshalGetState(key, collection string) ([]byte, error) {
+	r := GetStateRequest(key, collection)
+	return r.Marshal()
+}
+
+// MarshalPutState encodes a PutState request.
+func MarshalPutState(key string, value []byte, collection string) ([]byte, error) {
+	r := PutStateRequest(key, value, collection)
+	return r.Marshal()
+}
+
+// MarshalGetStateByRange encodes a GetStateByRange request.
+func MarshalGetStateByRange(start, end, collection string, metadata []byte) ([]byte, error) {
+	r := GetStateByRangeRequest(start, end, collection, metadata)
+	return r.Marshal()
+}
+
+// MarshalQueryStateNext encodes a QueryStateNext request.
+func MarshalQueryStateNext(id string) ([]byte, error) {
+	r := QueryStateNextRequest(id)
+	return r.Marshal()
+}
+
+// ---- frames ----
+
+// Frame is a ChaincodeMessage the engine encoded itself into a buffer from
+// gRPC's pool; Codec.Marshal hands the buffer to gRPC, which returns it to
+// the pool once written. It saves the message, its payload and a copy per
+// send. It holds a single pointer, so passing it as an interface
+// allocates nothing.
+type Frame struct{ buf *[]byte }
+
+// frameSize is the size of ChaincodeMessage{type, payload of n bytes,
+// txid, channel_id}.
+func frameSize(typ pb.ChaincodeMessage_Type, n int, key txKey) int {
+	s := 0
+	if typ != 0 {
+		s += 1 + protowire.SizeVarint(uint64(int64(typ)))
+	}
+	if n > 0 {
+		s += sizeBytes(3, n)
+	}
+	if key.txid != "" {
+		s += sizeBytes(4, len(key.txid))
+	}
+	if key.channel != "" {
+		s += sizeBytes(7, len(key.channel))
+	}
+	return s
+}
+
+// newFrame returns a pooled buffer for a frame of size n, and its head
+// (type and payload tag) written for a payload of payloadLen bytes.
+func newFrame(n int, typ pb.ChaincodeMessage_Type, payloadLen int) (*[]byte, []byte) {
+	buf := mem.DefaultBufferPool().Get(max(n, poolMin))
+	b := (*buf)[:0]
+	if typ != 0 {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(int64(typ)))
+	}
+	if payloadLen > 0 {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(payloadLen))
+	}
+	return buf, b
+}
+
+// finishFrame writes the ids after the payload; false if the frame did
+// not come out at size n (then it is not sent).
+func finishFrame(buf *[]byte, b []byte, key txKey, n int) bool {
+	b = appendString(b, 4, key.txid)
+	b = appendString(b, 7, key.channel)
+	if len(b) != n || cap(b) != cap(*buf) {
+		return false
+	}
+	*buf = b
+	return true
+}
+
+// requestFrame encodes ChaincodeMessage{typ, payload or r, key}.
+func requestFrame(typ pb.ChaincodeMessage_Type, key txKey, payload []byte, r *Request) (*[]byte, bool) {
+	pn := len(payload)
+	if r != nil {
+		pn = r.size()
+	}
+	n := frameSize(typ, pn, key)
+	buf, b := newFrame(n, typ, pn)
+	if r != nil {
+		b = r.appendTo(b)
+	} else {
+		b = append(b, payload...)
+	}
+	return buf, finishFrame(buf, b, key, n)
+}
+
+// completedFrame encodes ChaincodeMessage{COMPLETED, resp, key}.
+func completedFrame(key txKey, resp *pb.Response) (*[]byte, bool) {
+	pn := 0
+	if resp != nil {
+		pn = SizeResponse(resp)
+	}
+	n := frameSize(pb.ChaincodeMessage_COMPLETED, pn, key)
+	buf, b := newFrame(n, pb.ChaincodeMessage_COMPLETED, pn)
+	if resp != nil {
+		b = AppendResponse(b, resp)
+	}
+	return buf, finishFrame(buf, b, key, n)
 }

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ccserver/ccserver/internal/msgpipe"
 	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -268,5 +271,99 @@ func TestRequests(t *testing.T) {
 		check(b, err, &pb.GetStateByRange{StartKey: k, EndKey: e, Collection: c, Metadata: v})
 		b, err = MarshalQueryStateNext(k)
 		check(b, err, &pb.QueryStateNext{Id: k})
+	}
+}
+
+// TestFrames: the frames the engine encodes itself are proto.Marshal's
+// bytes of the same message, and go through Codec.Marshal unchanged.
+func TestFrames(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	c := NewCodec()
+	for range 300 {
+		key := txKey{channel: randString(r), txid: randString(r)}
+		req := PutStateRequest(randString(r), randBytes(r, 2000), randString(r))
+		payload, _ := req.Marshal()
+		buf, ok := requestFrame(pb.ChaincodeMessage_PUT_STATE, key, nil, &req)
+		want, _ := proto.Marshal(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_PUT_STATE, Payload: payload, Txid: key.txid, ChannelId: key.channel})
+		if !ok || !bytes.Equal(*buf, want) {
+			t.Fatalf("request frame %x, want %x", *buf, want)
+		}
+		out, err := c.Marshal(Frame{buf})
+		if err != nil || !bytes.Equal(out.Materialize(), want) {
+			t.Fatalf("Marshal(Frame): %v", err)
+		}
+		out.Free()
+		buf, _ = requestFrame(pb.ChaincodeMessage_GET_STATE, key, payload, nil)
+		want, _ = proto.Marshal(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_GET_STATE, Payload: payload, Txid: key.txid, ChannelId: key.channel})
+		if !bytes.Equal(*buf, want) {
+			t.Fatalf("payload frame %x, want %x", *buf, want)
+		}
+		resp := &pb.Response{Status: r.Int32N(600), Message: randString(r), Payload: randBytes(r, 100)}
+		buf, ok = completedFrame(key, resp)
+		want, _ = proto.Marshal(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_COMPLETED, Payload: MarshalResponse(resp), Txid: key.txid, ChannelId: key.channel})
+		if !ok || !bytes.Equal(*buf, want) {
+			t.Fatalf("completed frame %x, want %x", *buf, want)
+		}
+	}
+}
+
+// refusingStream is a gRPC-like stream whose codec is not ours: SendMsg
+// refuses frames, Send carries messages.
+type refusingStream struct {
+	Stream
+	refused int
+}
+
+func (s *refusingStream) SendMsg(m any) error {
+	s.refused++
+	return errors.New("codec: cannot marshal a Frame")
+}
+
+// TestFramesFallBack: when the stream refuses a frame, the engine sends
+// messages, and asks with frames no more.
+func TestFramesFallBack(t *testing.T) {
+	ccEnd, peerEnd := msgpipe.New(32)
+	rs := &refusingStream{Stream: ccEnd}
+	eng := New(rs, Config{CCID: "cc:1", Frames: true, Handler: func(tx *Tx) Outcome {
+		v, err := tx.CallRequest(pb.ChaincodeMessage_GET_STATE, GetStateRequest("k", ""))
+		if err != nil {
+			return Outcome{Failed: true, ErrText: err.Error()}
+		}
+		return Outcome{Response: &pb.Response{Status: 200, Payload: v}}
+	}})
+	ran := make(chan error, 1)
+	go func() { ran <- eng.Run() }()
+	defer func() { peerEnd.Close(); <-ran }()
+	recv := func() *pb.ChaincodeMessage {
+		m, err := peerEnd.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	recv() // REGISTER
+	for _, m := range []*pb.ChaincodeMessage{{Type: pb.ChaincodeMessage_REGISTERED}, {Type: pb.ChaincodeMessage_READY}} {
+		if err := peerEnd.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		in, _ := proto.Marshal(&pb.ChaincodeInput{Args: [][]byte{[]byte("get")}})
+		txid := fmt.Sprint("tx", i)
+		_ = peerEnd.Send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_TRANSACTION, Txid: txid, ChannelId: "ch", Payload: in})
+		get := recv()
+		var gs pb.GetState
+		if get.Type != pb.ChaincodeMessage_GET_STATE || proto.Unmarshal(get.Payload, &gs) != nil || gs.Key != "k" || get.Txid != txid {
+			t.Fatalf("request %v", get)
+		}
+		_ = peerEnd.Send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_RESPONSE, Txid: txid, ChannelId: "ch", Payload: []byte("v")})
+		done := recv()
+		var resp pb.Response
+		if done.Type != pb.ChaincodeMessage_COMPLETED || proto.Unmarshal(done.Payload, &resp) != nil || string(resp.Payload) != "v" {
+			t.Fatalf("reply %v", done)
+		}
+	}
+	if rs.refused != 1 {
+		t.Fatalf("%d frames refused, want 1 (then messages only)", rs.refused)
 	}
 }

@@ -79,6 +79,11 @@ type Config struct {
 	Observer    Observer
 	// Peer describes the remote end in logs (address, certificate subject).
 	Peer string
+	// Frames says the stream is a gRPC stream whose codec is Codec: the
+	// engine then sends Frames it encoded itself through SendMsg. Should a
+	// Frame fail (another codec took over), the engine sends messages from
+	// then on.
+	Frames bool
 }
 
 // Errors a stub call can return; callers branch on them with errors.Is.
@@ -137,6 +142,10 @@ type Engine struct {
 	// in-memory pipe may keep what it passed) get a fresh message each.
 	receiver interface{ RecvMsg(any) error }
 	spare    sync.Pool
+
+	// sender is the stream's SendMsg while it takes Frames (Config.Frames).
+	sender interface{ SendMsg(any) error }
+	framed atomic.Bool
 }
 
 // New makes an engine for stream.
@@ -169,7 +178,42 @@ func New(stream Stream, cfg Config) *Engine {
 		timedOut: &pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR},
 	}
 	e.receiver, _ = stream.(interface{ RecvMsg(any) error })
+	if cfg.Frames {
+		e.sender, _ = stream.(interface{ SendMsg(any) error })
+		e.framed.Store(e.sender != nil)
+	}
 	return e
+}
+
+// sendFrame sends an encoded frame; false when the stream took none (then
+// it never will be asked again, and the caller sends a message instead).
+func (e *Engine) sendFrame(buf *[]byte, ok bool) bool {
+	if !ok {
+		return false
+	}
+	e.sendMu.Lock()
+	err := e.sender.SendMsg(Frame{buf})
+	e.sendMu.Unlock()
+	if err != nil {
+		e.framed.Store(false)
+		e.log.Debug("the stream refused an encoded frame; sending messages", "err", err)
+		return false
+	}
+	return true
+}
+
+// sendRequest sends a state request of tx, encoded from payload or r.
+func (e *Engine) sendRequest(typ pb.ChaincodeMessage_Type, key txKey, payload []byte, r *Request) error {
+	if e.framed.Load() && e.sendFrame(requestFrame(typ, key, payload, r)) {
+		return nil
+	}
+	if r != nil {
+		var err error
+		if payload, err = r.Marshal(); err != nil {
+			return err
+		}
+	}
+	return e.send(&pb.ChaincodeMessage{Type: typ, Payload: payload, Txid: key.txid, ChannelId: key.channel})
 }
 
 // recv returns the next message from the stream.
@@ -470,6 +514,24 @@ func (e *Engine) execute(tx *Tx) {
 		e.cfg.Observer.TxStarted(tx)
 	}
 	o := e.runHandler(tx)
+	// Unregister before replying so a late reply cannot reach a finished tx.
+	e.mu.Lock()
+	delete(e.txs, tx.key)
+	e.mu.Unlock()
+	if err := e.reply(tx, o); err != nil {
+		e.log.Warn("could not send the transaction result", "txid", tx.key.txid, "channel", tx.key.channel, "err", err)
+	}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.TxFinished(tx, o, time.Since(start))
+	}
+}
+
+// reply sends the outcome of tx: COMPLETED with the response (and event),
+// or ERROR.
+func (e *Engine) reply(tx *Tx, o Outcome) error {
+	if !o.Failed && o.Event == nil && e.framed.Load() && e.sendFrame(completedFrame(tx.key, o.Response)) {
+		return nil
+	}
 	reply := &pb.ChaincodeMessage{Txid: tx.key.txid, ChannelId: tx.key.channel, ChaincodeEvent: o.Event}
 	if o.Failed {
 		reply.Type = pb.ChaincodeMessage_ERROR
@@ -477,16 +539,7 @@ func (e *Engine) execute(tx *Tx) {
 	} else {
 		reply.Type, reply.Payload = pb.ChaincodeMessage_COMPLETED, MarshalResponse(o.Response)
 	}
-	// Unregister before replying so a late reply cannot reach a finished tx.
-	e.mu.Lock()
-	delete(e.txs, tx.key)
-	e.mu.Unlock()
-	if err := e.send(reply); err != nil {
-		e.log.Warn("could not send the transaction result", "txid", tx.key.txid, "channel", tx.key.channel, "err", err)
-	}
-	if e.cfg.Observer != nil {
-		e.cfg.Observer.TxFinished(tx, o, time.Since(start))
-	}
+	return e.send(reply)
 }
 
 func (e *Engine) runHandler(tx *Tx) (o Outcome) {

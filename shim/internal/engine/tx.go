@@ -55,6 +55,16 @@ func (e *PeerError) Error() string { return e.Text }
 // waits for the peer's reply. A RESPONSE returns its payload; an ERROR
 // returns a *PeerError; a dead stream returns ErrStreamClosed.
 func (t *Tx) Call(typ pb.ChaincodeMessage_Type, payload []byte) ([]byte, error) {
+	return t.call(typ, payload, nil)
+}
+
+// CallRequest is Call with a request the engine encodes itself (straight
+// into the frame on a gRPC stream); r must have passed Validate.
+func (t *Tx) CallRequest(typ pb.ChaincodeMessage_Type, r Request) ([]byte, error) {
+	return t.call(typ, nil, &r)
+}
+
+func (t *Tx) call(typ pb.ChaincodeMessage_Type, payload []byte, r *Request) ([]byte, error) {
 	t.callMu.Lock()
 	defer t.callMu.Unlock()
 	e := t.e
@@ -72,8 +82,7 @@ func (t *Tx) Call(typ pb.ChaincodeMessage_Type, payload []byte) ([]byte, error) 
 	t.deadline.Store(e.now() + int64(e.cfg.CallTimeout))
 	t.waiting.Store(true)
 	defer t.waiting.Store(false)
-	err := e.send(&pb.ChaincodeMessage{Type: typ, Payload: payload, Txid: t.key.txid, ChannelId: t.key.channel})
-	if err != nil {
+	if err := e.sendRequest(typ, t.key, payload, r); err != nil {
 		return nil, fmt.Errorf("send %s: %w: %w", typ, ErrStreamClosed, err)
 	}
 	for {
