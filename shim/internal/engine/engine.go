@@ -509,8 +509,9 @@ func (e *Engine) worker(tx *Tx) {
 }
 
 func (e *Engine) execute(tx *Tx) {
-	start := time.Now()
+	var start time.Time
 	if e.cfg.Observer != nil {
+		start = time.Now()
 		e.cfg.Observer.TxStarted(tx)
 	}
 	o := e.runHandler(tx)
