@@ -135,6 +135,7 @@ type Engine struct {
 	// the reply the watcher hands to a call past its deadline.
 	epoch    time.Time
 	timedOut *pb.ChaincodeMessage
+	watch    *time.Timer
 
 	// receiver is the stream's RecvMsg when it has one (gRPC streams do):
 	// replies are then decoded into recycled messages (spare), since a
@@ -242,32 +243,34 @@ func (e *Engine) recycle(m *pb.ChaincodeMessage) {
 // now is the engine's monotonic clock.
 func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
 
-// watchCalls fails state calls that wait past CallTimeout; it checks a
-// quarter as often as the timeout, so a call fails between 1 and 1.25
-// CallTimeouts after it was sent (timers per call would cost two
-// allocations and a timer-heap update on every call).
+// watchPeriod is how often watchCalls runs: a quarter of the timeout, so
+// a call fails between 1 and 1.25 CallTimeouts after it was sent.
+func (e *Engine) watchPeriod() time.Duration {
+	return min(max(e.cfg.CallTimeout/4, time.Millisecond), time.Second)
+}
+
+// watchCalls fails state calls that wait past CallTimeout. It runs on a
+// timer that re-arms itself while the stream lives: no timer per call
+// (two allocations and a timer-heap update on every call) and no
+// goroutine parked per idle stream.
 func (e *Engine) watchCalls() {
-	defer e.workers.Done()
-	tick := time.NewTicker(min(max(e.cfg.CallTimeout/4, time.Millisecond), time.Second))
-	defer tick.Stop()
-	for {
-		select {
-		case <-e.done:
-			return
-		case <-tick.C:
-		}
-		now := e.now()
-		e.mu.Lock()
-		for _, tx := range e.txs {
-			if tx.waiting.Load() && now >= tx.deadline.Load() {
-				select {
-				case tx.resp <- e.timedOut:
-				default: // a reply got there first
-				}
+	select {
+	case <-e.done:
+		return
+	default:
+	}
+	now := e.now()
+	e.mu.Lock()
+	for _, tx := range e.txs {
+		if tx.waiting.Load() && now >= tx.deadline.Load() {
+			select {
+			case tx.resp <- e.timedOut:
+			default: // a reply got there first
 			}
 		}
-		e.mu.Unlock()
 	}
+	e.watch.Reset(e.watchPeriod())
+	e.mu.Unlock()
 }
 
 // Params returns the features negotiated in READY.
@@ -295,8 +298,9 @@ func (e *Engine) Run() error {
 		e.finish(err)
 		return fmt.Errorf("send REGISTER: %w", err)
 	}
-	e.workers.Add(1)
-	go e.watchCalls()
+	e.mu.Lock()
+	e.watch = time.AfterFunc(e.watchPeriod(), e.watchCalls)
+	e.mu.Unlock()
 	var runErr error
 	for {
 		msg, err := e.recv()
@@ -322,6 +326,9 @@ func (e *Engine) finish(err error) {
 	default:
 		e.doneErr = err
 		close(e.done)
+	}
+	if e.watch != nil {
+		e.watch.Stop()
 	}
 	// Queued transactions never started: nothing to reply on a dead stream.
 	for _, tx := range e.queue {
