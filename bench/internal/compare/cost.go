@@ -16,6 +16,7 @@ import (
 
 	"github.com/ccserver/ccserver/bench/internal/benchpki"
 	"github.com/ccserver/ccserver/bench/internal/stats"
+	"github.com/ccserver/ccserver/ccaas"
 	"github.com/ccserver/ccserver/devpeer"
 )
 
@@ -58,9 +59,9 @@ func MeasureCosts(ctx context.Context, cfg CostConfig) ([]Cost, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
 	}
-	conn := func(addr string) *devpeer.Connection {
-		return &devpeer.Connection{Address: addr, DialTimeout: 20 * time.Second, TLSRequired: true, ClientAuthRequired: true,
-			RootCert: ca, ClientCert: cert, ClientKey: key}
+	conn := func(addr string) ccaas.Connection {
+		return ccaas.Connection{Address: addr, DialTimeout: "20s", TLSRequired: true, ClientAuthRequired: true,
+			RootCert: string(ca), ClientCert: string(cert), ClientKey: string(key)}
 	}
 	var out []Cost
 	for _, impl := range cfg.Impls {
@@ -89,7 +90,7 @@ func MeasureCosts(ctx context.Context, cfg CostConfig) ([]Cost, error) {
 
 // startToReady starts a server on a port chosen beforehand and dials it
 // as a peer until a stream is READY.
-func startToReady(ctx context.Context, cfg CostConfig, impl string, files benchpki.Files, conn func(string) *devpeer.Connection) (time.Duration, error) {
+func startToReady(ctx context.Context, cfg CostConfig, impl string, files benchpki.Files, conn func(string) ccaas.Connection) (time.Duration, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -135,7 +136,7 @@ func startToReady(ctx context.Context, cfg CostConfig, impl string, files benchp
 
 // idleCost connects Streams idle peers to one server and reads what they
 // added to its memory.
-func idleCost(ctx context.Context, cfg CostConfig, impl string, files benchpki.Files, conn func(string) *devpeer.Connection, c *Cost) error {
+func idleCost(ctx context.Context, cfg CostConfig, impl string, files benchpki.Files, conn func(string) ccaas.Connection, c *Cost) error {
 	s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, "")
 	if err != nil {
 		return err
