@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/ccserver/ccserver/shim/internal/engine"
 	"net"
 	"os"
 	"strconv"
@@ -154,7 +155,7 @@ func dialPeer(ctx context.Context, cfg clientConfig) (*grpc.ClientConn, peer.Cha
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to peer %s: %w", cfg.peerAddress, err)
 	}
-	stream, err := peer.NewChaincodeSupportClient(conn).Register(ctx)
+	stream, err := peer.NewChaincodeSupportClient(conn).Register(ctx, grpc.ForceCodecV2(engine.NewCodec()))
 	if err != nil {
 		conn.Close()
 		return nil, nil, fmt.Errorf("open the Register stream to peer %s: %w", cfg.peerAddress, err)
@@ -171,7 +172,7 @@ func runClient(ctx context.Context, cfg clientConfig, cc Chaincode) error {
 	}
 	defer conn.Close()
 	defer stream.CloseSend() //nolint:errcheck // ending anyway
-	h := newHandler(stream, cc, runOptions{ccid: cfg.ccid, peer: cfg.peerAddress})
+	h := newHandler(stream, cc, runOptions{ccid: cfg.ccid, peer: cfg.peerAddress, frames: true})
 	if err := h.eng.Run(); err != nil {
 		return fmt.Errorf("chaincode stream to %s: %w", cfg.peerAddress, err)
 	}

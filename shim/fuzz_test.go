@@ -355,13 +355,13 @@ func FuzzDecodePage(f *testing.F) {
 		case err != nil:
 			return
 		}
-		if p.id != want.Id || p.hasMore != want.HasMore || !bytes.Equal(p.metadata, want.Metadata) || len(p.results) != len(want.Results) {
+		if string(p.id) != want.Id || p.hasMore != want.HasMore || !bytes.Equal(p.metadata, want.Metadata) || p.count != len(want.Results) {
 			t.Fatalf("decoded id=%q more=%v md=%x n=%d, proto id=%q more=%v md=%x n=%d",
-				p.id, p.hasMore, p.metadata, len(p.results), want.Id, want.HasMore, want.Metadata, len(want.Results))
+				p.id, p.hasMore, p.metadata, p.count, want.Id, want.HasMore, want.Metadata, len(want.Results))
 		}
 		for i, r := range want.Results {
-			if !bytes.Equal(p.results[i], r.ResultBytes) {
-				t.Fatalf("result %d: %x, proto %x", i, p.results[i], r.ResultBytes)
+			if got := p.next(); !bytes.Equal(got, r.ResultBytes) {
+				t.Fatalf("result %d: %x, proto %x", i, got, r.ResultBytes)
 			}
 		}
 	})

@@ -81,6 +81,8 @@ type runOptions struct {
 	maxConcurrentTx int
 	peer            string
 	peerOrg         string
+	// frames: the stream is gRPC with engine.Codec (see engine.Config.Frames).
+	frames bool
 }
 
 type observerAdapter struct {
@@ -108,6 +110,7 @@ func newHandler(stream PeerChaincodeStream, cc Chaincode, o runOptions) *Handler
 		MaxConcurrentTx: o.maxConcurrentTx,
 		Logger:          o.logger,
 		Peer:            o.peer,
+		Frames:          o.frames,
 	}
 	if o.observer != nil {
 		cfg.Observer = observerAdapter{o: o.observer, ccid: o.ccid, peerOrg: o.peerOrg}

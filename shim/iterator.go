@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ccserver/ccserver/shim/internal/engine"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
@@ -48,17 +49,46 @@ type HistoryQueryIterator struct {
 	*CommonIterator
 }
 
-// page is a QueryResponse decoded without copying: results are sub-slices
-// of the reply's payload.
+// page is a QueryResponse decoded without copying: decodePage checks it
+// and counts its results, next reads them in place one at a time.
 type page struct {
-	results  [][]byte
+	raw      []byte // the whole reply; results are sub-slices of it
+	rest     []byte // the part of raw after the last result read
+	count    int
 	hasMore  bool
-	id       string
+	id       []byte
 	metadata []byte
 }
 
+// next returns the next result (nil after the last); decodePage has
+// checked the encoding.
+func (p *page) next() []byte {
+	for len(p.rest) > 0 {
+		num, typ, n := protowire.ConsumeTag(p.rest)
+		if n < 0 {
+			break
+		}
+		p.rest = p.rest[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(p.rest)
+			if n < 0 {
+				break
+			}
+			p.rest = p.rest[n:]
+			rb, _ := resultBytes(v)
+			return rb
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, p.rest); n < 0 {
+			break
+		}
+		p.rest = p.rest[n:]
+	}
+	p.rest = nil
+	return nil
+}
+
 func decodePage(b []byte) (page, error) {
-	var p page
+	p := page{raw: b, rest: b}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -72,14 +102,10 @@ func decodePage(b []byte) (page, error) {
 				return p, protowire.ParseError(n)
 			}
 			b = b[n:]
-			rb, err := resultBytes(v)
-			if err != nil {
+			if _, err := resultBytes(v); err != nil {
 				return p, err
 			}
-			if p.results == nil {
-				p.results = make([][]byte, 0, 100)
-			}
-			p.results = append(p.results, rb)
+			p.count++
 		case num == 2 && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
@@ -93,7 +119,7 @@ func decodePage(b []byte) (page, error) {
 				return p, protowire.ParseError(n)
 			}
 			b = b[n:]
-			p.id = string(v)
+			p.id = v
 		case num == 4 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
@@ -156,44 +182,71 @@ func wellFormed(b []byte) bool {
 	return true
 }
 
-func newIterator(tx *engine.Tx, raw []byte) (*CommonIterator, *peer.QueryResponseMetadata, error) {
-	p, err := decodePage(raw)
+// newStateIterator makes the StateQueryIterator and its CommonIterator in
+// one allocation.
+func newStateIterator(tx *engine.Tx, raw []byte) (*StateQueryIterator, *peer.QueryResponseMetadata, error) {
+	both := new(struct {
+		StateQueryIterator
+		common CommonIterator
+	})
+	md, err := initIterator(&both.common, tx, raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("decode query response: %w", err)
+		return nil, nil, err
 	}
-	it := &CommonIterator{tx: tx, id: p.id, page: p, released: !p.hasMore}
-	var md *peer.QueryResponseMetadata
-	if len(p.metadata) > 0 {
-		md = &peer.QueryResponseMetadata{}
-		if err := proto.Unmarshal(p.metadata, md); err != nil {
-			return nil, nil, fmt.Errorf("decode query response metadata: %w", err)
-		}
+	both.CommonIterator = &both.common
+	return &both.StateQueryIterator, md, nil
+}
+
+func newIterator(tx *engine.Tx, raw []byte) (*CommonIterator, *peer.QueryResponseMetadata, error) {
+	it := new(CommonIterator)
+	md, err := initIterator(it, tx, raw)
+	if err != nil {
+		return nil, nil, err
 	}
 	return it, md, nil
 }
 
+func initIterator(it *CommonIterator, tx *engine.Tx, raw []byte) (*peer.QueryResponseMetadata, error) {
+	p, err := decodePage(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode query response: %w", err)
+	}
+	it.tx, it.page, it.released = tx, p, !p.hasMore
+	if p.hasMore { // the id is needed only to ask for more, or to close
+		it.id = string(p.id)
+	}
+	var md *peer.QueryResponseMetadata
+	if len(p.metadata) > 0 {
+		md = &peer.QueryResponseMetadata{}
+		if err := proto.Unmarshal(p.metadata, md); err != nil {
+			return nil, fmt.Errorf("decode query response metadata: %w", err)
+		}
+	}
+	return md, nil
+}
+
 // HasNext reports whether another result is available.
 func (it *CommonIterator) HasNext() bool {
-	return it.pos < len(it.page.results) || it.page.hasMore
+	return it.pos < it.page.count || it.page.hasMore
 }
 
 // nextBytes returns the next raw result, fetching the next page from the
 // peer after the current one is consumed, as the original shim does.
 func (it *CommonIterator) nextBytes() ([]byte, error) {
-	if it.pos >= len(it.page.results) {
+	if it.pos >= it.page.count {
 		if !it.page.hasMore {
 			return nil, errors.New("no such key")
 		}
 		if err := it.fetch(); err != nil {
 			return nil, err
 		}
-		if len(it.page.results) == 0 {
+		if it.page.count == 0 {
 			return nil, errors.New("no such key")
 		}
 	}
-	b := it.page.results[it.pos]
+	b := it.page.next()
 	it.pos++
-	if it.pos == len(it.page.results) && it.page.hasMore {
+	if it.pos == it.page.count && it.page.hasMore {
 		// Prefetch so HasNext is exact and errors surface here.
 		if err := it.fetch(); err != nil {
 			return nil, err
@@ -203,7 +256,11 @@ func (it *CommonIterator) nextBytes() ([]byte, error) {
 }
 
 func (it *CommonIterator) fetch() error {
-	raw, err := it.call(peer.ChaincodeMessage_QUERY_STATE_NEXT, &peer.QueryStateNext{Id: it.id})
+	r := engine.QueryStateNextRequest(it.id)
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	raw, err := it.tx.CallRequest(peer.ChaincodeMessage_QUERY_STATE_NEXT, r)
 	if err != nil {
 		return err
 	}
@@ -242,8 +299,8 @@ func (it *CommonIterator) Close() error {
 // Next returns the next key-value result. The value shares memory with the
 // page the peer sent; it stays valid for as long as the caller keeps it.
 func (it *StateQueryIterator) Next() (*queryresult.KV, error) {
-	if it.pos < len(it.page.results) && it.kvs == nil {
-		it.kvs = make([]queryresult.KV, len(it.page.results))
+	if it.pos < it.page.count && it.kvs == nil {
+		it.kvs = make([]queryresult.KV, it.page.count)
 	}
 	slot := it.pos
 	var kv *queryresult.KV
@@ -255,7 +312,7 @@ func (it *StateQueryIterator) Next() (*queryresult.KV, error) {
 		return nil, err
 	}
 	if kv == nil { // the result came from a page fetched by this call
-		it.kvs = make([]queryresult.KV, len(it.page.results))
+		it.kvs = make([]queryresult.KV, it.page.count)
 		kv = &it.kvs[it.pos-1]
 	}
 	if err := it.decodeKV(b, kv); err != nil {
@@ -292,9 +349,9 @@ func (it *CommonIterator) decodeKV(b []byte, kv *queryresult.KV) error {
 				if !utf8.Valid(v) {
 					return errors.New("key is not valid UTF-8")
 				}
-				kv.Key = string(v)
+				kv.Key = it.key(v)
 			case 3:
-				kv.Value = v
+				kv.Value = v[:len(v):len(v)] // an append must not overwrite the next result
 			}
 			continue
 		}
@@ -305,6 +362,19 @@ func (it *CommonIterator) decodeKV(b []byte, kv *queryresult.KV) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// key returns v, the bytes of a key in the current page, as a string
+// sharing them: no allocation per key. Sound because nothing writes to a
+// page after it was received: the frame is the page's own (engine.Codec
+// copies it out of gRPC's buffers once), the shim never writes to it, and
+// chaincode holds only values, which are capped sub-slices that do not
+// overlap keys (an append reallocates).
+func (it *CommonIterator) key(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(v), len(v))
 }
 
 // Next returns the next modification.
@@ -323,15 +393,11 @@ func (it *HistoryQueryIterator) Next() (*queryresult.KeyModification, error) {
 // ---- query calls on the stub ----
 
 func (s *ChaincodeStub) rangeQuery(collection, start, end string, metadata []byte) (*StateQueryIterator, *peer.QueryResponseMetadata, error) {
-	raw, err := s.call(peer.ChaincodeMessage_GET_STATE_BY_RANGE, &peer.GetStateByRange{StartKey: start, EndKey: end, Collection: collection, Metadata: metadata})
+	raw, err := s.callRequest(peer.ChaincodeMessage_GET_STATE_BY_RANGE, engine.GetStateByRangeRequest(start, end, collection, metadata))
 	if err != nil {
 		return nil, nil, err
 	}
-	it, md, err := newIterator(s.tx, raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &StateQueryIterator{it}, md, nil
+	return newStateIterator(s.tx, raw)
 }
 
 func (s *ChaincodeStub) richQuery(collection, query string, metadata []byte) (*StateQueryIterator, *peer.QueryResponseMetadata, error) {
@@ -339,11 +405,7 @@ func (s *ChaincodeStub) richQuery(collection, query string, metadata []byte) (*S
 	if err != nil {
 		return nil, nil, err
 	}
-	it, md, err := newIterator(s.tx, raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &StateQueryIterator{it}, md, nil
+	return newStateIterator(s.tx, raw)
 }
 
 func queryMetadata(pageSize int32, bookmark string) ([]byte, error) {

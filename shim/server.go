@@ -124,6 +124,7 @@ func (cs *ChaincodeServer) Connect(stream peer.Chaincode_ConnectServer) error {
 		maxConcurrentTx: cs.MaxConcurrentTx,
 		peer:            who,
 		peerOrg:         info.PeerOrg,
+		frames:          true,
 	})
 	cs.mu.Lock()
 	if cs.stopping {
@@ -361,6 +362,16 @@ func (s *connectStream) Send(m *peer.ChaincodeMessage) error {
 	return s.Chaincode_ConnectServer.Send(m)
 }
 
+// SendMsg is Send for the engine's encoded frames, with the same guard.
+func (s *connectStream) SendMsg(m any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errStreamEnded
+	}
+	return s.Chaincode_ConnectServer.SendMsg(m)
+}
+
 func (s *connectStream) close() {
 	s.mu.Lock()
 	s.closed = true
@@ -446,6 +457,9 @@ func (cs *ChaincodeServer) Serve(lis net.Listener) error {
 		grpc.MaxRecvMsgSize(maxMessageSize),
 		grpc.MaxSendMsgSize(maxMessageSize),
 		grpc.ConnectionTimeout(5 * time.Second),
+		// ChaincodeMessage without reflection (engine.Codec); this
+		// server only, other gRPC servers keep the default codec.
+		grpc.ForceServerCodecV2(engine.NewCodec()),
 	}
 	creds := insecure.NewCredentials()
 	if cs.tls != nil {

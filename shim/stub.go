@@ -46,8 +46,8 @@ type ChaincodeStub struct {
 
 func newStub(tx *engine.Tx) (*ChaincodeStub, error) {
 	msg := tx.Message()
-	var input peer.ChaincodeInput
-	if err := proto.Unmarshal(msg.Payload, &input); err != nil {
+	args, decorations, err := engine.DecodeInput(msg.Payload)
+	if err != nil {
 		return nil, fmt.Errorf("[%s] could not decode the transaction input (ChaincodeInput): %w", shortID(msg.Txid), err)
 	}
 	if msg.Proposal != nil && !wellFormed(msg.Proposal.ProposalBytes) {
@@ -57,8 +57,8 @@ func newStub(tx *engine.Tx) (*ChaincodeStub, error) {
 		TxID:        msg.Txid,
 		ChannelID:   msg.ChannelId,
 		tx:          tx,
-		args:        input.Args,
-		decorations: input.Decorations,
+		args:        args,
+		decorations: decorations,
 		signed:      msg.Proposal,
 	}, nil
 }
@@ -138,11 +138,16 @@ func (s *ChaincodeStub) GetStringArgs() []string {
 
 // GetFunctionAndParameters returns the first argument and the rest.
 func (s *ChaincodeStub) GetFunctionAndParameters() (function string, params []string) {
-	all := s.GetStringArgs()
-	if len(all) == 0 {
+	if len(s.args) == 0 {
 		return "", []string{}
 	}
-	return all[0], all[1:]
+	// One slice for the parameters only (none for a call without them):
+	// most chaincode calls this on every transaction.
+	params = make([]string, len(s.args)-1)
+	for i, a := range s.args[1:] {
+		params[i] = string(a)
+	}
+	return string(s.args[0]), params
 }
 
 // GetArgsSlice returns the arguments concatenated.
@@ -218,10 +223,24 @@ func (s *ChaincodeStub) SetEvent(name string, payload []byte) error {
 
 func (s *ChaincodeStub) call(typ peer.ChaincodeMessage_Type, m proto.Message) ([]byte, error) {
 	payload, err := proto.Marshal(m)
+	return s.callEncoded(typ, payload, err)
+}
+
+// callEncoded sends a request encoded by the caller.
+func (s *ChaincodeStub) callEncoded(typ peer.ChaincodeMessage_Type, payload []byte, err error) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s request: %w", typ, err)
 	}
 	return s.tx.Call(typ, payload)
+}
+
+// callRequest sends one of the hot requests, which the engine encodes by
+// hand (into the frame itself on a gRPC stream).
+func (s *ChaincodeStub) callRequest(typ peer.ChaincodeMessage_Type, r engine.Request) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("marshal %s request: %w", typ, err)
+	}
+	return s.tx.CallRequest(typ, r)
 }
 
 // InvokeChaincode calls another chaincode; failures come back as status
@@ -252,7 +271,7 @@ func (s *ChaincodeStub) InvokeChaincode(chaincodeName string, args [][]byte, cha
 }
 
 func (s *ChaincodeStub) getState(collection, key string) ([]byte, error) {
-	out, err := s.call(peer.ChaincodeMessage_GET_STATE, &peer.GetState{Key: key, Collection: collection})
+	out, err := s.callRequest(peer.ChaincodeMessage_GET_STATE, engine.GetStateRequest(key, collection))
 	if err != nil || len(out) == 0 {
 		return nil, err
 	}
@@ -315,7 +334,7 @@ func (s *ChaincodeStub) putState(collection, key string, value []byte) error {
 		s.batch.add(&peer.WriteRecord{Key: key, Value: value, Collection: collection, Type: peer.WriteRecord_PUT_STATE})
 		return nil
 	}
-	_, err := s.call(peer.ChaincodeMessage_PUT_STATE, &peer.PutState{Key: key, Value: value, Collection: collection})
+	_, err := s.callRequest(peer.ChaincodeMessage_PUT_STATE, engine.PutStateRequest(key, value, collection))
 	return err
 }
 

@@ -1,7 +1,7 @@
-// Command compare runs the chaincode benchmark: our shim, fabric-chaincode-go
-// and the raw protocol bound, each as its own server process over mTLS,
-// driven alternately by the same load generator; it prints a Markdown table
-// of medians, ratios and the issue-3 targets.
+// Command compare runs the chaincode benchmark: our shim, fabric-chaincode-go,
+// the generated-code reference (raw) and the lean protocol bound, each as
+// its own server process over mTLS, driven alternately by the same load
+// generator; it prints a Markdown table of medians, ratios and the targets.
 //
 //	cd bench && go run ./cmd/compare            # full run (about 12 min on 2 cores)
 //	cd bench && go run ./cmd/compare -quick     # CI-sized (about 30 s)
@@ -35,7 +35,7 @@ func main() {
 func run() error {
 	quick := flag.Bool("quick", false, "CI-sized run: 1 round of 1 s per cell")
 	serverBin := flag.String("server", "", "path of the bench server binary (default: go build ./cmd/server)")
-	impls := flag.String("impls", "ours,anchor,raw", "implementations to compare")
+	impls := flag.String("impls", "ours,anchor,raw,lean", "implementations to compare (the targets need ours, anchor and lean)")
 	funcs := flag.String("funcs", "noop,getput,range", "workloads")
 	conc := flag.String("concurrency", "1,64", "concurrency levels")
 	conns := flag.String("connections", "1,4", "connection counts")
@@ -46,6 +46,8 @@ func run() error {
 	profile := flag.Bool("profile", false, "write CPU and allocation profiles of every server into -dir")
 	serverCPUs := flag.String("server-cpus", "", "run the servers under taskset -c CPUS (e.g. 1; run compare itself under taskset -c 0)")
 	jsonOut := flag.String("json", "", "also write every run as JSON to this file")
+	costStreams := flag.Int("cost", 0, "instead of the load runs, measure the cost per peer of each implementation with this many idle streams (and start to READY)")
+	costRuns := flag.Int("cost-runs", 7, "process starts for the start-to-READY median (with -cost)")
 	flag.Parse()
 	if *quick {
 		*rounds, *duration, *warmup = 1, time.Second, 300*time.Millisecond
@@ -83,6 +85,15 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
+	if *costStreams > 0 {
+		costs, err := compare.MeasureCosts(ctx, compare.CostConfig{ServerBin: cfg.ServerBin, Dir: cfg.Dir, ServerCPUs: cfg.ServerCPUs,
+			Impls: cfg.Impls, Streams: *costStreams, Runs: *costRuns, Log: os.Stderr})
+		if err != nil {
+			return err
+		}
+		compare.WriteCostMarkdown(os.Stdout, costs)
+		return nil
+	}
 	rep, err := compare.Compare(ctx, cfg)
 	if err != nil {
 		return err

@@ -4,7 +4,9 @@
 //
 //	ours    github.com/ccserver/ccserver/shim ChaincodeServer
 //	anchor  github.com/hyperledger/fabric-chaincode-go/v2 shim.ChaincodeServer
-//	raw     the protocol bound: no shim, the same round trips by hand
+//	raw     the generated-code reference: no shim, the same round trips by hand
+//	lean    the protocol bound: raw's round trips on one goroutine per stream
+//	        with a hand-rolled codec (package lean); the targets refer to it
 //
 // When it listens it prints one JSON line to stdout: {"impl", "addr",
 // "stats", "pid"}; "stats" is an HTTP URL serving its allocation counters.
@@ -29,6 +31,7 @@ import (
 	"time"
 
 	"github.com/ccserver/ccserver/bench/internal/benchcc"
+	"github.com/ccserver/ccserver/bench/internal/lean"
 	"github.com/ccserver/ccserver/bench/internal/raw"
 	"github.com/ccserver/ccserver/bench/internal/stats"
 	ours "github.com/ccserver/ccserver/shim"
@@ -71,7 +74,7 @@ type Ready struct {
 }
 
 func run() error {
-	impl := flag.String("impl", "ours", "implementation: ours, anchor or raw")
+	impl := flag.String("impl", "ours", "implementation: ours, anchor, raw or lean")
 	addr := flag.String("addr", "127.0.0.1:0", "chaincode listen address (port 0 picks a free port)")
 	certFile := flag.String("cert", "", "server certificate PEM file (required)")
 	keyFile := flag.String("key", "", "server private key PEM file (required)")
@@ -153,8 +156,21 @@ func run() error {
 		go func() { _ = s.Serve(lis) }()
 		listenAddr = lis.Addr().String()
 		stop = s.Stop
+	case "lean":
+		lis, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return err
+		}
+		s, err := rawServer(cert, key, ca, lean.ServerOption())
+		if err != nil {
+			return err
+		}
+		lean.Register(s, *ccid)
+		go func() { _ = s.Serve(lis) }()
+		listenAddr = lis.Addr().String()
+		stop = s.Stop
 	default:
-		return fmt.Errorf("unknown -impl %q: want ours, anchor or raw", *impl)
+		return fmt.Errorf("unknown -impl %q: want ours, anchor, raw or lean", *impl)
 	}
 
 	sig := make(chan os.Signal, 1)
@@ -178,7 +194,7 @@ func run() error {
 
 // rawServer is a gRPC server with the settings both shims use: mTLS with
 // a verified client certificate, 100 MiB messages, the peer's keepalive.
-func rawServer(certPEM, keyPEM, caPEM []byte) (*grpc.Server, error) {
+func rawServer(certPEM, keyPEM, caPEM []byte, extra ...grpc.ServerOption) (*grpc.Server, error) {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("server key pair: %w", err)
@@ -189,12 +205,12 @@ func rawServer(certPEM, keyPEM, caPEM []byte) (*grpc.Server, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
 	const maxMsg = 100 << 20
-	return grpc.NewServer(
+	return grpc.NewServer(append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(cfg)),
 		grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(maxMsg),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
-	), nil
+	}, extra...)...), nil
 }
 
 func freeAddr(addr string) (string, error) {

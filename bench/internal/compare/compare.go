@@ -31,6 +31,9 @@ const (
 	Ours   = "ours"
 	Anchor = "anchor"
 	Raw    = "raw"
+	// Lean is the protocol bound the targets refer to (package lean); Raw
+	// stays as the generated-code reference.
+	Lean = "lean"
 )
 
 // CCID is the package id every benchmark server registers with.
@@ -115,8 +118,8 @@ type server struct {
 	done chan error
 }
 
-func startServer(ctx context.Context, bin, cpus, impl string, files benchpki.Files, profileDir string) (*server, error) {
-	args := []string{"-impl", impl, "-cert", files.ServerCert, "-key", files.ServerKey, "-client-ca", files.CA, "-ccid", CCID}
+func startServer(ctx context.Context, bin, cpus, impl string, files benchpki.Files, profileDir string, extra ...string) (*server, error) {
+	args := append([]string{"-impl", impl, "-cert", files.ServerCert, "-key", files.ServerKey, "-client-ca", files.CA, "-ccid", CCID}, extra...)
 	if profileDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(profileDir, impl+".cpu.pprof"), "-memprofile", filepath.Join(profileDir, impl+".allocs.pprof"))
 	}

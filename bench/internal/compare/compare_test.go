@@ -44,7 +44,7 @@ func (c cleanupAfter) Run() int {
 	return c.m.Run()
 }
 
-// TestCompareEndToEnd runs the three servers as processes over mTLS with
+// TestCompareEndToEnd runs the four servers as processes over mTLS with
 // the real load generator, every workload once, and checks that each
 // reported real work: transactions without errors (the chaincode fails a
 // range or a read that does not find the seeded state), server
@@ -53,7 +53,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	var log bytes.Buffer
 	cfg := Config{
 		ServerBin: serverBin, Dir: t.TempDir(),
-		Impls: []string{Ours, Anchor, Raw}, Funcs: []string{"noop", "getput", "range"},
+		Impls: []string{Ours, Anchor, Raw, Lean}, Funcs: []string{"noop", "getput", "range"},
 		Concurrency: []int{TargetConcurrency}, Connections: []int{2},
 		Rounds: 1, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Log: &log,
 	}
@@ -63,8 +63,8 @@ func TestCompareEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\nlog:\n%s", err, log.String())
 	}
-	if len(rep.Runs) != 9 {
-		t.Fatalf("%d runs, want 9", len(rep.Runs))
+	if len(rep.Runs) != 12 {
+		t.Fatalf("%d runs, want 12", len(rep.Runs))
 	}
 	for _, r := range rep.Runs {
 		if r.TxPerSecond <= 0 || r.Errors != 0 || r.P99 <= 0 || r.Allocs <= 0 || r.ServerCPU < 0 {
@@ -72,8 +72,8 @@ func TestCompareEndToEnd(t *testing.T) {
 		}
 	}
 	checks := rep.Checks()
-	if len(checks) != 3*4+1 {
-		t.Fatalf("%d target checks, want 13", len(checks))
+	if len(checks) != 3*5+1 {
+		t.Fatalf("%d target checks, want 16", len(checks))
 	}
 	for _, c := range checks {
 		if math.IsNaN(c.Ratio) || math.IsInf(c.Ratio, 0) || c.Ratio <= 0 {
@@ -82,7 +82,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	}
 	var md bytes.Buffer
 	rep.WriteMarkdown(&md)
-	for _, want := range []string{"| noop | 64 × 2 | ours |", "| range | 64 × 2 | anchor |", "| getput | 64 × 2 | raw |", "| range | 64 × 2 | ", "allocs ours/raw", "targets met"} {
+	for _, want := range []string{"| noop | 64 × 2 | ours |", "| range | 64 × 2 | anchor |", "| getput | 64 × 2 | raw |", "| noop | 64 × 2 | lean |", "| range | 64 × 2 | ", "allocs ours/lean", "lean/anchor", "targets met"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, md.String())
 		}
@@ -128,7 +128,7 @@ func TestMedianAndChecks(t *testing.T) {
 		allocs float64
 	}{
 		{Ours, 900, 10, 100}, {Ours, 1000, 12, 100}, {Ours, 5000, 11, 100},
-		{Anchor, 500, 30, 700}, {Raw, 1000, 10, 200},
+		{Anchor, 500, 30, 700}, {Raw, 1000, 10, 200}, {Lean, 1050, 10, 40},
 	} {
 		runs = append(runs, Run{Cell: cell, Impl: v.impl, Round: i, TxPerSecond: v.tps, P99: time.Millisecond, ServerCPU: v.cpu, Allocs: v.allocs})
 	}
@@ -140,7 +140,7 @@ func TestMedianAndChecks(t *testing.T) {
 	for _, c := range rep.Checks() {
 		got[c.Name] = c.Met()
 	}
-	want := map[string]bool{"throughput ours/raw": true, "throughput ours/anchor": true, "server CPU ours/raw": true, "p99 ours/anchor": true, "allocs ours/raw": true}
+	want := map[string]bool{"throughput ours/lean": true, "throughput ours/anchor": true, "throughput lean/anchor": true, "server CPU ours/lean": true, "p99 ours/anchor": true, "allocs ours/lean": false}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("checks %v, want %v", got, want)
 	}
@@ -149,5 +149,29 @@ func TestMedianAndChecks(t *testing.T) {
 		if c.Name == "throughput ours/anchor" && c.Met() {
 			t.Fatalf("%s reported met", c)
 		}
+	}
+}
+
+// TestCosts measures the cost per peer of two servers with few streams:
+// it checks the numbers are there, not what they are.
+func TestCosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	costs, err := MeasureCosts(ctx, CostConfig{ServerBin: serverBin, Dir: t.TempDir(), Impls: []string{Ours, Anchor}, Streams: 3, Runs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range costs {
+		if c.StartToReady <= 0 || c.GoroutinesPerStream <= 0 {
+			t.Errorf("implausible %+v", c)
+		}
+	}
+	var md bytes.Buffer
+	WriteCostMarkdown(&md, costs)
+	if !strings.Contains(md.String(), "| anchor |") {
+		t.Errorf("table:\n%s", md.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"runtime/metrics"
 	"time"
 )
@@ -20,6 +21,10 @@ type Snapshot struct {
 	AllocBytes uint64 `json:"alloc_bytes"`
 	Goroutines uint64 `json:"goroutines"`
 	GCCycles   uint64 `json:"gc_cycles"`
+	// HeapObjects is the heap held by objects (live ones only when read
+	// with a GC first, see Handler); Stacks the memory of goroutine stacks.
+	HeapObjects uint64 `json:"heap_objects_bytes"`
+	Stacks      uint64 `json:"stacks_bytes"`
 }
 
 var names = []string{
@@ -28,6 +33,8 @@ var names = []string{
 	"/gc/heap/allocs:bytes",
 	"/sched/goroutines:goroutines",
 	"/gc/cycles/total:gc-cycles",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/stacks:bytes",
 }
 
 // Read samples the counters of this process.
@@ -43,12 +50,16 @@ func Read() Snapshot {
 		}
 		return 0
 	}
-	return Snapshot{Allocs: v(0) + v(1), AllocBytes: v(2), Goroutines: v(3), GCCycles: v(4)}
+	return Snapshot{Allocs: v(0) + v(1), AllocBytes: v(2), Goroutines: v(3), GCCycles: v(4), HeapObjects: v(5), Stacks: v(6)}
 }
 
-// Handler serves Read as JSON.
+// Handler serves Read as JSON; with ?gc=1 it collects garbage first, so
+// that HeapObjects is the live heap.
 func Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("gc") == "1" {
+			runtime.GC()
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(Read())
 	})

@@ -79,6 +79,11 @@ type Config struct {
 	Observer    Observer
 	// Peer describes the remote end in logs (address, certificate subject).
 	Peer string
+	// Frames says the stream is a gRPC stream whose codec is Codec: the
+	// engine then sends Frames it encoded itself through SendMsg. Should a
+	// Frame fail (another codec took over), the engine sends messages from
+	// then on.
+	Frames bool
 }
 
 // Errors a stub call can return; callers branch on them with errors.Is.
@@ -124,6 +129,24 @@ type Engine struct {
 	// work hands transactions to parked workers; its capacity is the
 	// concurrency bound, so a send never blocks.
 	work chan *Tx
+
+	// Call deadlines are kept by one watcher per stream (watchCalls)
+	// instead of a timer per call: epoch is the clock's origin, timedOut
+	// the reply the watcher hands to a call past its deadline.
+	epoch    time.Time
+	timedOut *pb.ChaincodeMessage
+	watch    *time.Timer
+
+	// receiver is the stream's RecvMsg when it has one (gRPC streams do):
+	// replies are then decoded into recycled messages (spare), since a
+	// reply is read by one state call and dropped. Other streams (an
+	// in-memory pipe may keep what it passed) get a fresh message each.
+	receiver interface{ RecvMsg(any) error }
+	spare    sync.Pool
+
+	// sender is the stream's SendMsg while it takes Frames (Config.Frames).
+	sender interface{ SendMsg(any) error }
+	framed atomic.Bool
 }
 
 // New makes an engine for stream.
@@ -144,14 +167,110 @@ func New(stream Stream, cfg Config) *Engine {
 	if cfg.Peer != "" {
 		log = log.With("peer", cfg.Peer)
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:    cfg,
 		stream: stream,
 		log:    log,
 		txs:    make(map[txKey]*Tx),
 		done:   make(chan struct{}),
 		work:   make(chan *Tx, cfg.MaxConcurrentTx),
+
+		epoch:    time.Now(),
+		timedOut: &pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR},
 	}
+	e.receiver, _ = stream.(interface{ RecvMsg(any) error })
+	if cfg.Frames {
+		e.sender, _ = stream.(interface{ SendMsg(any) error })
+		e.framed.Store(e.sender != nil)
+	}
+	return e
+}
+
+// sendFrame sends an encoded frame; false when the stream took none (then
+// it never will be asked again, and the caller sends a message instead).
+func (e *Engine) sendFrame(buf *[]byte, ok bool) bool {
+	if !ok {
+		return false
+	}
+	e.sendMu.Lock()
+	err := e.sender.SendMsg(Frame{buf})
+	e.sendMu.Unlock()
+	if err != nil {
+		e.framed.Store(false)
+		e.log.Debug("the stream refused an encoded frame; sending messages", "err", err)
+		return false
+	}
+	return true
+}
+
+// sendRequest sends a state request of tx, encoded from payload or r.
+func (e *Engine) sendRequest(typ pb.ChaincodeMessage_Type, key txKey, payload []byte, r *Request) error {
+	if e.framed.Load() && e.sendFrame(requestFrame(typ, key, payload, r)) {
+		return nil
+	}
+	if r != nil {
+		var err error
+		if payload, err = r.Marshal(); err != nil {
+			return err
+		}
+	}
+	return e.send(&pb.ChaincodeMessage{Type: typ, Payload: payload, Txid: key.txid, ChannelId: key.channel})
+}
+
+// recv returns the next message from the stream.
+func (e *Engine) recv() (*pb.ChaincodeMessage, error) {
+	if e.receiver == nil {
+		return e.stream.Recv()
+	}
+	m, _ := e.spare.Get().(*pb.ChaincodeMessage)
+	if m == nil {
+		m = new(pb.ChaincodeMessage)
+	}
+	if err := e.receiver.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// recycle takes back a received reply nothing refers to any more.
+func (e *Engine) recycle(m *pb.ChaincodeMessage) {
+	if e.receiver != nil && m != e.timedOut {
+		m.Reset()
+		e.spare.Put(m)
+	}
+}
+
+// now is the engine's monotonic clock.
+func (e *Engine) now() int64 { return int64(time.Since(e.epoch)) }
+
+// watchPeriod is how often watchCalls runs: a quarter of the timeout, so
+// a call fails between 1 and 1.25 CallTimeouts after it was sent.
+func (e *Engine) watchPeriod() time.Duration {
+	return min(max(e.cfg.CallTimeout/4, time.Millisecond), time.Second)
+}
+
+// watchCalls fails state calls that wait past CallTimeout. It runs on a
+// timer that re-arms itself while the stream lives: no timer per call
+// (two allocations and a timer-heap update on every call) and no
+// goroutine parked per idle stream.
+func (e *Engine) watchCalls() {
+	select {
+	case <-e.done:
+		return
+	default:
+	}
+	now := e.now()
+	e.mu.Lock()
+	for _, tx := range e.txs {
+		if tx.waiting.Load() && now >= tx.deadline.Load() {
+			select {
+			case tx.resp <- e.timedOut:
+			default: // a reply got there first
+			}
+		}
+	}
+	e.watch.Reset(e.watchPeriod())
+	e.mu.Unlock()
 }
 
 // Params returns the features negotiated in READY.
@@ -179,9 +298,12 @@ func (e *Engine) Run() error {
 		e.finish(err)
 		return fmt.Errorf("send REGISTER: %w", err)
 	}
+	e.mu.Lock()
+	e.watch = time.AfterFunc(e.watchPeriod(), e.watchCalls)
+	e.mu.Unlock()
 	var runErr error
 	for {
-		msg, err := e.stream.Recv()
+		msg, err := e.recv()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				runErr = fmt.Errorf("receive: %w", err)
@@ -205,6 +327,9 @@ func (e *Engine) finish(err error) {
 		e.doneErr = err
 		close(e.done)
 	}
+	if e.watch != nil {
+		e.watch.Stop()
+	}
 	// Queued transactions never started: nothing to reply on a dead stream.
 	for _, tx := range e.queue {
 		delete(e.txs, tx.key)
@@ -221,7 +346,9 @@ func (e *Engine) handle(msg *pb.ChaincodeMessage) error {
 		return errors.New("received a nil message")
 	}
 	if msg.Type == pb.ChaincodeMessage_KEEPALIVE {
-		if err := e.send(msg); err != nil {
+		err := e.send(msg)
+		e.recycle(msg)
+		if err != nil {
 			return fmt.Errorf("echo KEEPALIVE: %w", err)
 		}
 		return nil
@@ -280,13 +407,34 @@ func (e *Engine) route(msg *pb.ChaincodeMessage) {
 	e.mu.Unlock()
 	if tx == nil || !tx.waiting.Load() {
 		e.log.Warn("dropped a reply for no waiting transaction", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+		e.recycle(msg)
 		return
 	}
 	select {
 	case tx.resp <- msg:
+		return
 	default:
-		e.log.Warn("dropped a second reply to one request", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
 	}
+	// The slot is full: a second reply, or a timeout notice of watchCalls
+	// meant for the call before this one, which this reply replaces.
+	select {
+	case old := <-tx.resp:
+		if old == e.timedOut {
+			select {
+			case tx.resp <- msg:
+				return
+			default:
+			}
+		} else {
+			select {
+			case tx.resp <- old:
+			default:
+			}
+		}
+	default:
+	}
+	e.log.Warn("dropped a second reply to one request", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+	e.recycle(msg)
 }
 
 // dispatch registers a new transaction and runs or queues it.
@@ -368,34 +516,38 @@ func (e *Engine) worker(tx *Tx) {
 }
 
 func (e *Engine) execute(tx *Tx) {
-	start := time.Now()
+	var start time.Time
 	if e.cfg.Observer != nil {
+		start = time.Now()
 		e.cfg.Observer.TxStarted(tx)
 	}
 	o := e.runHandler(tx)
-	reply := &pb.ChaincodeMessage{Txid: tx.key.txid, ChannelId: tx.key.channel, ChaincodeEvent: o.Event}
-	if o.Failed {
-		reply.Type = pb.ChaincodeMessage_ERROR
-		reply.Payload = []byte(o.ErrText)
-	} else {
-		payload, err := proto.Marshal(o.Response)
-		if err != nil {
-			o = Outcome{Failed: true, ErrText: fmt.Sprintf("failed to marshal the chaincode response: %v", err)}
-			reply.Type, reply.Payload, reply.ChaincodeEvent = pb.ChaincodeMessage_ERROR, []byte(o.ErrText), nil
-		} else {
-			reply.Type, reply.Payload = pb.ChaincodeMessage_COMPLETED, payload
-		}
-	}
 	// Unregister before replying so a late reply cannot reach a finished tx.
 	e.mu.Lock()
 	delete(e.txs, tx.key)
 	e.mu.Unlock()
-	if err := e.send(reply); err != nil {
+	if err := e.reply(tx, o); err != nil {
 		e.log.Warn("could not send the transaction result", "txid", tx.key.txid, "channel", tx.key.channel, "err", err)
 	}
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.TxFinished(tx, o, time.Since(start))
 	}
+}
+
+// reply sends the outcome of tx: COMPLETED with the response (and event),
+// or ERROR.
+func (e *Engine) reply(tx *Tx, o Outcome) error {
+	if !o.Failed && o.Event == nil && e.framed.Load() && e.sendFrame(completedFrame(tx.key, o.Response)) {
+		return nil
+	}
+	reply := &pb.ChaincodeMessage{Txid: tx.key.txid, ChannelId: tx.key.channel, ChaincodeEvent: o.Event}
+	if o.Failed {
+		reply.Type = pb.ChaincodeMessage_ERROR
+		reply.Payload = []byte(o.ErrText)
+	} else {
+		reply.Type, reply.Payload = pb.ChaincodeMessage_COMPLETED, MarshalResponse(o.Response)
+	}
+	return e.send(reply)
 }
 
 func (e *Engine) runHandler(tx *Tx) (o Outcome) {

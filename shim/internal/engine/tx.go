@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
 )
@@ -21,8 +20,8 @@ type Tx struct {
 	// request per transaction and silently drops a second one.
 	callMu  sync.Mutex
 	waiting atomic.Bool
-	// timer bounds each call; made on the first call and reused.
-	timer *time.Timer
+	// deadline of the call in flight, on the engine's clock (watchCalls).
+	deadline atomic.Int64
 
 	// Panicked is set when the handler panicked (for observers).
 	Panicked bool
@@ -56,6 +55,16 @@ func (e *PeerError) Error() string { return e.Text }
 // waits for the peer's reply. A RESPONSE returns its payload; an ERROR
 // returns a *PeerError; a dead stream returns ErrStreamClosed.
 func (t *Tx) Call(typ pb.ChaincodeMessage_Type, payload []byte) ([]byte, error) {
+	return t.call(typ, payload, nil)
+}
+
+// CallRequest is Call with a request the engine encodes itself (straight
+// into the frame on a gRPC stream); r must have passed Validate.
+func (t *Tx) CallRequest(typ pb.ChaincodeMessage_Type, r Request) ([]byte, error) {
+	return t.call(typ, nil, &r)
+}
+
+func (t *Tx) call(typ pb.ChaincodeMessage_Type, payload []byte, r *Request) ([]byte, error) {
 	t.callMu.Lock()
 	defer t.callMu.Unlock()
 	e := t.e
@@ -66,31 +75,34 @@ func (t *Tx) Call(typ pb.ChaincodeMessage_Type, payload []byte) ([]byte, error) 
 	}
 	// Drop any stale reply left by an earlier call that timed out.
 	select {
-	case <-t.resp:
+	case m := <-t.resp:
+		e.recycle(m)
 	default:
 	}
+	t.deadline.Store(e.now() + int64(e.cfg.CallTimeout))
 	t.waiting.Store(true)
 	defer t.waiting.Store(false)
-	err := e.send(&pb.ChaincodeMessage{Type: typ, Payload: payload, Txid: t.key.txid, ChannelId: t.key.channel})
-	if err != nil {
+	if err := e.sendRequest(typ, t.key, payload, r); err != nil {
 		return nil, fmt.Errorf("send %s: %w: %w", typ, ErrStreamClosed, err)
 	}
-	if t.timer == nil {
-		t.timer = time.NewTimer(e.cfg.CallTimeout)
-	} else {
-		t.timer.Reset(e.cfg.CallTimeout)
-	}
-	defer t.timer.Stop()
-	select {
-	case m := <-t.resp:
-		// route delivers only RESPONSE and ERROR.
-		if m.Type == pb.ChaincodeMessage_ERROR {
-			return nil, &PeerError{Text: string(m.Payload)}
+	for {
+		select {
+		case m := <-t.resp:
+			// route delivers only RESPONSE and ERROR; watchCalls timedOut.
+			if m == e.timedOut {
+				if e.now() < t.deadline.Load() {
+					continue // meant for an earlier call that was answered meanwhile
+				}
+				return nil, fmt.Errorf("%s after %s: %w", typ, e.cfg.CallTimeout, ErrCallTimeout)
+			}
+			payload, failed := m.Payload, m.Type == pb.ChaincodeMessage_ERROR
+			e.recycle(m)
+			if failed {
+				return nil, &PeerError{Text: string(payload)}
+			}
+			return payload, nil
+		case <-e.done:
+			return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
 		}
-		return m.Payload, nil
-	case <-e.done:
-		return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
-	case <-t.timer.C:
-		return nil, fmt.Errorf("%s after %s: %w", typ, e.cfg.CallTimeout, ErrCallTimeout)
 	}
 }
