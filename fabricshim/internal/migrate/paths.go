@@ -145,7 +145,7 @@ func shimNames() map[string]bool {
 		CommonIterator CommonIteratorInterface CreateCompositeKey ERROR ERRORTHRESHOLD ErrNotCompositeKey Error
 		GetMSPID Handler HistoryQueryIterator HistoryQueryIteratorInterface HistoryQueryResult OK Observer
 		PeerChaincodeStream Start StartInProc StateQueryIterator StateQueryIteratorInterface StateQueryResult
-		Success TLSProperties TxInfo`) {
+		PeerOrg StreamInfo StreamObserver Success TLSProperties TxInfo`) {
 		names[n] = true
 	}
 	return names
