@@ -57,7 +57,7 @@ fuzz:
 	@set -e; for m in $(MODULES); do (cd $$m && for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    GO=$(GO) $(CURDIR)/scripts/fuzz.sh $$pkg $$f $(FUZZTIME); \
 	  done; \
 	done); done
 
