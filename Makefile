@@ -68,15 +68,16 @@ test: vet lint unit fuzz vuln
 check: vet lint
 	@set -e; for m in $(MODULES); do echo "go test -short ($$m)"; (cd $$m && $(GO) test -short -count=1 -timeout 10m ./...); done
 
-# Tests against a real Fabric network (the e2e module): every scenario on
+# Tests against a real Fabric network (the e2e module; -p 1: one package's
+# network at a time, so no two pick the same free loopback port): every scenario on
 # Fabric 2.5.16, the stub-area and parity tests again on 3.1.5. Binaries come from
 # FABRIC_BIN, or are unpacked once from ../shared/fabric into the user cache.
 E2E_VERSIONS_ALL ?= 2.5.16
 E2E_VERSIONS_STUB ?= 3.1.5
 e2e:
 	cd e2e && $(GO) vet ./... && \
-	for v in $(E2E_VERSIONS_ALL); do FABRIC_VERSION=$$v $(GO) test -count=1 -timeout 20m ./... || exit 1; done && \
-	for v in $(E2E_VERSIONS_STUB); do FABRIC_VERSION=$$v $(GO) test -count=1 -timeout 10m -run 'TestStubAreas|TestPeerParity|TestContractAPI|TestStartStop' ./... || exit 1; done
+	for v in $(E2E_VERSIONS_ALL); do FABRIC_VERSION=$$v $(GO) test -p 1 -count=1 -timeout 20m ./... || exit 1; done && \
+	for v in $(E2E_VERSIONS_STUB); do FABRIC_VERSION=$$v $(GO) test -p 1 -count=1 -timeout 10m -run 'TestStubAreas|TestPeerParity|TestContractAPI|TestStartStop' ./... || exit 1; done
 
 # Dev PKI under certs/ (if none), then ccserver with mTLS in the foreground.
 run: build
