@@ -107,6 +107,7 @@ func newHandler(stream PeerChaincodeStream, cc Chaincode, o runOptions) *Handler
 	cfg := engine.Config{
 		CCID:            o.ccid,
 		Handler:         txHandler(cc, o.peerOrg),
+		NewTx:           newTxState,
 		MaxConcurrentTx: o.maxConcurrentTx,
 		Logger:          o.logger,
 		Peer:            o.peer,

@@ -42,25 +42,43 @@ type ChaincodeStub struct {
 	batch *writeBatch
 
 	peerOrg string // the org the server admitted the peer as; "" if unknown
+
+	// argBuf holds the arguments of most calls, so they cost no slice.
+	argBuf [4][]byte
+}
+
+// txState is a transaction's engine state and its stub in one allocation
+// (engine.Config.NewTx).
+type txState struct {
+	tx   engine.Tx
+	stub ChaincodeStub
+}
+
+func newTxState() *engine.Tx {
+	s := new(txState)
+	s.tx.Ext = &s.stub
+	return &s.tx
 }
 
 func newStub(tx *engine.Tx) (*ChaincodeStub, error) {
 	msg := tx.Message()
-	args, decorations, err := engine.DecodeInput(msg.Payload)
+	s, _ := tx.Ext.(*ChaincodeStub)
+	if s == nil {
+		s = new(ChaincodeStub)
+	}
+	args, decorations, err := engine.DecodeInput(msg.Payload, s.argBuf[:0])
 	if err != nil {
 		return nil, fmt.Errorf("[%s] could not decode the transaction input (ChaincodeInput): %w", shortID(msg.Txid), err)
 	}
 	if msg.Proposal != nil && !wellFormed(msg.Proposal.ProposalBytes) {
 		return nil, fmt.Errorf("[%s] the signed proposal is malformed: proposal_bytes is not a valid protobuf message", shortID(msg.Txid))
 	}
-	return &ChaincodeStub{
-		TxID:        msg.Txid,
-		ChannelID:   msg.ChannelId,
-		tx:          tx,
-		args:        args,
-		decorations: decorations,
-		signed:      msg.Proposal,
-	}, nil
+	// Field by field: args may point into s.argBuf.
+	s.TxID, s.ChannelID = msg.Txid, msg.ChannelId
+	s.tx = tx
+	s.args, s.decorations = args, decorations
+	s.signed = msg.Proposal
+	return s, nil
 }
 
 func shortID(txid string) string {

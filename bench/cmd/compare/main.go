@@ -44,6 +44,7 @@ func run() error {
 	warmup := flag.Duration("warmup", time.Second, "unmeasured load before each run")
 	dir := flag.String("dir", "", "directory for the PKI, profiles and results.json (default: a temporary directory)")
 	profile := flag.Bool("profile", false, "write CPU and allocation profiles of every server into -dir")
+	memRate := flag.Int("memprofilerate", 0, "with -profile: the servers' runtime.MemProfileRate (1: every allocation, exact counts; slows the servers)")
 	serverCPUs := flag.String("server-cpus", "", "run the servers under taskset -c CPUS (e.g. 1; run compare itself under taskset -c 0)")
 	jsonOut := flag.String("json", "", "also write every run as JSON to this file")
 	costStreams := flag.Int("cost", 0, "instead of the load runs, measure the cost per peer of each implementation with this many idle streams (and start to READY)")
@@ -52,7 +53,7 @@ func run() error {
 	if *quick {
 		*rounds, *duration, *warmup = 1, time.Second, 300*time.Millisecond
 	}
-	cfg := compare.Config{Impls: split(*impls), Funcs: split(*funcs), Rounds: *rounds, Duration: *duration, Warmup: *warmup, Profile: *profile, ServerCPUs: *serverCPUs, Log: os.Stderr}
+	cfg := compare.Config{Impls: split(*impls), Funcs: split(*funcs), Rounds: *rounds, Duration: *duration, Warmup: *warmup, Profile: *profile, MemProfileRate: *memRate, ServerCPUs: *serverCPUs, Log: os.Stderr}
 	var err error
 	if cfg.Concurrency, err = ints(*conc); err != nil {
 		return fmt.Errorf("-concurrency: %w", err)

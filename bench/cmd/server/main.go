@@ -83,7 +83,11 @@ func run() error {
 	statsAddr := flag.String("stats", "127.0.0.1:0", "listen address of the stats HTTP endpoint")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile to this file at exit")
+	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate for -memprofile (1: every allocation; 0: Go's default sampling)")
 	flag.Parse()
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 	if *certFile == "" || *keyFile == "" || *caFile == "" {
 		return errors.New("-cert, -key and -client-ca are required: the benchmark runs over mTLS only")
 	}

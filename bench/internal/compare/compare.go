@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -55,6 +56,10 @@ type Config struct {
 	// Profile writes CPU and allocation profiles of every server into Dir
 	// (<impl>.cpu.pprof, <impl>.allocs.pprof).
 	Profile bool
+	// MemProfileRate, with Profile, is the servers' runtime.MemProfileRate
+	// (1 records every allocation: exact counts, but it slows the server, so
+	// read the CPU figures of such a run with care). 0 keeps Go's default.
+	MemProfileRate int
 	// ServerCPUs, if set, runs every server under `taskset -c ServerCPUs`
 	// (run the load generator itself on the other CPUs), so that on a small
 	// machine the servers do not compete with the generator for CPU.
@@ -118,10 +123,13 @@ type server struct {
 	done chan error
 }
 
-func startServer(ctx context.Context, bin, cpus, impl string, files benchpki.Files, profileDir string, extra ...string) (*server, error) {
+func startServer(ctx context.Context, bin, cpus, impl string, files benchpki.Files, profileDir string, memRate int, extra ...string) (*server, error) {
 	args := append([]string{"-impl", impl, "-cert", files.ServerCert, "-key", files.ServerKey, "-client-ca", files.CA, "-ccid", CCID}, extra...)
 	if profileDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(profileDir, impl+".cpu.pprof"), "-memprofile", filepath.Join(profileDir, impl+".allocs.pprof"))
+		if memRate > 0 {
+			args = append(args, "-memprofilerate", strconv.Itoa(memRate))
+		}
 	}
 	cmd := exec.Command(bin, args...)
 	if cpus != "" {
@@ -201,7 +209,7 @@ func Compare(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Profile {
 			dir = cfg.Dir
 		}
-		s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, dir)
+		s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, dir, cfg.MemProfileRate)
 		if err != nil {
 			return nil, err
 		}

@@ -104,7 +104,7 @@ func startToReady(ctx context.Context, cfg CostConfig, impl string, files benchp
 	}
 	started := make(chan result, 1)
 	go func() {
-		s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, "", "-addr", addr)
+		s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, "", 0, "-addr", addr)
 		started <- result{s, err}
 	}()
 	var ready time.Duration
@@ -137,7 +137,7 @@ func startToReady(ctx context.Context, cfg CostConfig, impl string, files benchp
 // idleCost connects Streams idle peers to one server and reads what they
 // added to its memory.
 func idleCost(ctx context.Context, cfg CostConfig, impl string, files benchpki.Files, conn func(string) ccaas.Connection, c *Cost) error {
-	s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, "")
+	s, err := startServer(ctx, cfg.ServerBin, cfg.ServerCPUs, impl, files, "", 0)
 	if err != nil {
 		return err
 	}

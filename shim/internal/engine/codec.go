@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 
 	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/mem"
@@ -23,12 +24,13 @@ import (
 // (grpc.ForceCodecV2), never registered globally, so the process's other
 // gRPC traffic keeps the default codec.
 //
-// Decoding copies the received frame once into memory the message then
-// owns: payload, proposal bytes and signature are sub-slices of it (capped,
-// so an append by chaincode reallocates instead of overwriting the next
-// field). The frame cannot be borrowed from gRPC's pool instead, because
-// the payload reaches chaincode (a GetState value), which may keep it.
-// Encoding writes into a buffer from gRPC's pool that gRPC returns once the
+// Decoding keeps the received frame as memory the message then owns (a
+// frame of at most 1 KiB as gRPC allocated it, a larger one copied once
+// out of gRPC's pool): payload, proposal bytes and signature are
+// sub-slices of it (capped, so an append by chaincode reallocates instead
+// of overwriting the next field), the ids strings over it. A pooled frame
+// cannot be borrowed instead, because the payload reaches chaincode (a
+// GetState value), which may keep it. Encoding writes into a buffer from gRPC's pool that gRPC returns once the
 // frame is written.
 type Codec struct {
 	// channel is the last channel id decoded: a stream carries one or a
@@ -79,23 +81,112 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 
 // Unmarshal decodes data into v.
 func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(*pb.ChaincodeMessage)
-	if !ok {
-		pm, ok := v.(proto.Message)
-		if !ok {
-			return fmt.Errorf("codec: cannot unmarshal into %T: not a protobuf message", v)
-		}
-		return proto.Unmarshal(data.Materialize(), pm)
+	switch m := v.(type) {
+	case *Inbound:
+		return c.decodeInbound(ownedFrame(data), m)
+	case *pb.ChaincodeMessage:
+		return c.Decode(ownedFrame(data), m)
 	}
-	return c.Decode(data.Materialize(), m)
+	pm, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("codec: cannot unmarshal into %T: not a protobuf message", v)
+	}
+	return proto.Unmarshal(data.Materialize(), pm)
+}
+
+// ownedFrame returns the bytes of a received message as memory the decoded
+// message may keep. A message that arrived in one gRPC data frame of at
+// most 1 KiB is an unpooled mem.SliceBuffer: gRPC allocated it for that
+// frame alone, never reuses it, and its Ref and Free do nothing, so it is
+// kept as it is (no copy). Anything else lives in gRPC's pool and is freed
+// when Unmarshal returns, so it is copied once.
+func ownedFrame(data mem.BufferSlice) []byte {
+	if len(data) == 1 {
+		if b, ok := data[0].(mem.SliceBuffer); ok {
+			return b
+		}
+	}
+	return data.Materialize()
+}
+
+// Inbound is the engine's receive target. With this codec, an INIT or
+// TRANSACTION is decoded straight into the storage of a new transaction
+// (Tx) and every other message into ChaincodeMessage; any other codec sees
+// an ordinary proto.Message (the embedded ChaincodeMessage) and decodes
+// into that.
+type Inbound struct {
+	*pb.ChaincodeMessage
+	e  *Engine
+	tx *Tx
+}
+
+func (c *Codec) decodeInbound(b []byte, in *Inbound) error {
+	if in.e == nil {
+		return c.Decode(b, in.ChaincodeMessage)
+	}
+	if t := peekType(b); t == pb.ChaincodeMessage_TRANSACTION || t == pb.ChaincodeMessage_INIT {
+		tx := in.e.newTx()
+		if err := c.decode(b, &tx.msgBuf, &tx.propBuf); err != nil {
+			return err
+		}
+		tx.msg = &tx.msgBuf
+		in.tx = tx
+		return nil
+	}
+	return c.Decode(b, in.ChaincodeMessage)
+}
+
+// peekType returns the type field of an encoded ChaincodeMessage (the last
+// occurrence wins, as in decoding), or UNDEFINED when b does not parse.
+func peekType(b []byte) pb.ChaincodeMessage_Type {
+	var t pb.ChaincodeMessage_Type
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 {
+			return pb.ChaincodeMessage_UNDEFINED
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.VarintType {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return pb.ChaincodeMessage_UNDEFINED
+			}
+			t, b = pb.ChaincodeMessage_Type(int32(v)), b[n:]
+			continue
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return pb.ChaincodeMessage_UNDEFINED
+		}
+		b = b[n:]
+	}
+	return t
+}
+
+// aliasString is b as a string without a copy. Decode uses it for the ids
+// of a message because the frame they point into is never written again
+// (see Decode).
+func aliasString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // errUTF8 is what proto.Unmarshal reports for a string that is not UTF-8.
 var errUTF8 = errors.New("string field contains invalid UTF-8")
 
 // Decode decodes b into m, as proto.Unmarshal does (m is reset first). m
-// keeps sub-slices of b: b must not change afterwards.
+// keeps sub-slices of b, and its Txid and ChannelId are strings over b's
+// bytes: b must never change afterwards. (Nothing writes into a frame:
+// the byte fields handed on are capped sub-slices, so an append by
+// chaincode reallocates, and they never overlap the ids.)
 func (c *Codec) Decode(b []byte, m *pb.ChaincodeMessage) error {
+	return c.decode(b, m, nil)
+}
+
+// decode is Decode with a SignedProposal to decode the proposal into
+// instead of allocating one (nil: allocate).
+func (c *Codec) decode(b []byte, m *pb.ChaincodeMessage, prop *pb.SignedProposal) error {
 	m.Reset()
 	var unknown []byte
 	for len(b) > 0 {
@@ -133,10 +224,14 @@ func (c *Codec) Decode(b []byte, m *pb.ChaincodeMessage) error {
 				if !utf8.Valid(v) {
 					return errUTF8
 				}
-				m.Txid = string(v)
+				m.Txid = aliasString(v)
 			case 5:
 				if m.Proposal == nil {
-					m.Proposal = &pb.SignedProposal{}
+					if prop != nil {
+						m.Proposal, prop = prop, nil
+					} else {
+						m.Proposal = &pb.SignedProposal{}
+					}
 				}
 				if err := decodeSignedProposal(v, m.Proposal); err != nil {
 					return err
@@ -180,7 +275,7 @@ func (c *Codec) channelID(v []byte) (string, error) {
 	if !utf8.Valid(v) {
 		return "", errUTF8
 	}
-	s := string(v)
+	s := aliasString(v)
 	if c != nil && s != "" {
 		c.channel.Store(&s)
 	}
@@ -491,9 +586,10 @@ func MarshalResponse(r *pb.Response) []byte {
 }
 
 // DecodeInput decodes a ChaincodeInput. The arguments are sub-slices of b
-// (capped: an append reallocates); only the rarely present decorations
-// and is_init, or unknown fields, send it to the generated decoder.
-func DecodeInput(b []byte) (args [][]byte, decorations map[string][]byte, err error) {
+// (capped: an append reallocates), held in buf when they fit in its
+// capacity; only the rarely present decorations and is_init, or unknown
+// fields, send it to the generated decoder.
+func DecodeInput(b []byte, buf [][]byte) (args [][]byte, decorations map[string][]byte, err error) {
 	rest := b
 	for len(rest) > 0 {
 		num, typ, n := consumeTag(rest)
@@ -514,7 +610,11 @@ func DecodeInput(b []byte) (args [][]byte, decorations map[string][]byte, err er
 		}
 		rest = rest[n:]
 		if args == nil {
-			args = make([][]byte, 0, countArgs(rest)+1)
+			if n := countArgs(rest) + 1; n <= cap(buf) {
+				args = buf[:0:n]
+			} else {
+				args = make([][]byte, 0, n)
+			}
 		}
 		args = append(args, v[:len(v):len(v)])
 	}

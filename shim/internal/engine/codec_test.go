@@ -186,7 +186,7 @@ func TestResponseAndInput(t *testing.T) {
 			in.IsInit = true
 		}
 		b, _ := proto.Marshal(in)
-		args, dec, err := DecodeInput(b)
+		args, dec, err := DecodeInput(b, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ func FuzzCodec(f *testing.F) {
 		}
 		var input pb.ChaincodeInput
 		errTheirs = proto.Unmarshal(b, &input)
-		args, dec, errOurs := DecodeInput(b)
+		args, dec, errOurs := DecodeInput(b, nil)
 		if (errOurs == nil) != (errTheirs == nil) {
 			t.Fatalf("input: ours %v, proto %v", errOurs, errTheirs)
 		}

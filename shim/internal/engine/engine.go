@@ -79,6 +79,11 @@ type Config struct {
 	Observer    Observer
 	// Peer describes the remote end in logs (address, certificate subject).
 	Peer string
+	// NewTx, if set, allocates the Tx of each INIT or TRANSACTION. It lets
+	// the handler keep its own per-transaction state in the same block
+	// (Tx.Ext), so that a transaction costs one allocation instead of
+	// several. It must return a zero Tx.
+	NewTx func() *Tx
 	// Frames says the stream is a gRPC stream whose codec is Codec: the
 	// engine then sends Frames it encoded itself through SendMsg. Should a
 	// Frame fail (another codec took over), the engine sends messages from
@@ -91,6 +96,10 @@ var (
 	ErrStreamClosed = errors.New("chaincode stream closed")
 	ErrCallTimeout  = errors.New("timed out waiting for the peer's reply")
 	ErrDraining     = errors.New("chaincode server is shutting down")
+	// ErrTxFinished is a state call made for a transaction whose Init or
+	// Invoke has already returned (from a goroutine the chaincode left
+	// running, or a stub it kept): the peer has closed that transaction.
+	ErrTxFinished = errors.New("the transaction has already finished (Init or Invoke returned); a stub serves only its own transaction while it runs")
 )
 
 type txKey struct{ channel, txid string }
@@ -125,6 +134,12 @@ type Engine struct {
 
 	done    chan struct{} // closed when the stream has ended
 	doneErr error
+	// closed is set just before done is closed. A state call reads it
+	// after announcing that it waits, and finish reads the waiting calls
+	// after setting it, so a call either sees the stream closed or is
+	// handed streamEnded: it waits on its reply channel alone, which is
+	// cheaper than a select with done.
+	closed  atomic.Bool
 	workers sync.WaitGroup
 	// work hands transactions to parked workers; its capacity is the
 	// concurrency bound, so a send never blocks.
@@ -136,6 +151,10 @@ type Engine struct {
 	epoch    time.Time
 	timedOut *pb.ChaincodeMessage
 	watch    *time.Timer
+	// streamEnded is the reply finish hands to every waiting call, txDone
+	// the one execute hands to a call still waiting when its transaction
+	// has finished (the peer will not answer it).
+	streamEnded, txDone *pb.ChaincodeMessage
 
 	// receiver is the stream's RecvMsg when it has one (gRPC streams do):
 	// replies are then decoded into recycled messages (spare), since a
@@ -143,6 +162,7 @@ type Engine struct {
 	// in-memory pipe may keep what it passed) get a fresh message each.
 	receiver interface{ RecvMsg(any) error }
 	spare    sync.Pool
+	in       Inbound // the receive target (Run's goroutine only)
 
 	// sender is the stream's SendMsg while it takes Frames (Config.Frames).
 	sender interface{ SendMsg(any) error }
@@ -175,10 +195,13 @@ func New(stream Stream, cfg Config) *Engine {
 		done:   make(chan struct{}),
 		work:   make(chan *Tx, cfg.MaxConcurrentTx),
 
-		epoch:    time.Now(),
-		timedOut: &pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR},
+		epoch:       time.Now(),
+		timedOut:    &pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR},
+		streamEnded: &pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR},
+		txDone:      &pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR},
 	}
 	e.receiver, _ = stream.(interface{ RecvMsg(any) error })
+	e.in.e = e
 	if cfg.Frames {
 		e.sender, _ = stream.(interface{ SendMsg(any) error })
 		e.framed.Store(e.sender != nil)
@@ -217,24 +240,44 @@ func (e *Engine) sendRequest(typ pb.ChaincodeMessage_Type, key txKey, payload []
 	return e.send(&pb.ChaincodeMessage{Type: typ, Payload: payload, Txid: key.txid, ChannelId: key.channel})
 }
 
-// recv returns the next message from the stream.
-func (e *Engine) recv() (*pb.ChaincodeMessage, error) {
+// recv returns the next message from the stream, and with Codec, for an
+// INIT or TRANSACTION, the new transaction it was decoded into.
+func (e *Engine) recv() (*pb.ChaincodeMessage, *Tx, error) {
 	if e.receiver == nil {
-		return e.stream.Recv()
+		m, err := e.stream.Recv()
+		return m, nil, err
 	}
-	m, _ := e.spare.Get().(*pb.ChaincodeMessage)
-	if m == nil {
-		m = new(pb.ChaincodeMessage)
+	if e.in.ChaincodeMessage == nil {
+		m, _ := e.spare.Get().(*pb.ChaincodeMessage)
+		if m == nil {
+			m = new(pb.ChaincodeMessage)
+		}
+		e.in.ChaincodeMessage = m
 	}
-	if err := e.receiver.RecvMsg(m); err != nil {
-		return nil, err
+	e.in.tx = nil
+	if err := e.receiver.RecvMsg(&e.in); err != nil {
+		return nil, nil, err
 	}
-	return m, nil
+	if tx := e.in.tx; tx != nil {
+		e.in.tx = nil
+		return tx.msg, tx, nil
+	}
+	m := e.in.ChaincodeMessage
+	e.in.ChaincodeMessage = nil
+	return m, nil, nil
+}
+
+// newTx allocates a transaction (Config.NewTx).
+func (e *Engine) newTx() *Tx {
+	if e.cfg.NewTx != nil {
+		return e.cfg.NewTx()
+	}
+	return new(Tx)
 }
 
 // recycle takes back a received reply nothing refers to any more.
 func (e *Engine) recycle(m *pb.ChaincodeMessage) {
-	if e.receiver != nil && m != e.timedOut {
+	if e.receiver != nil && m != e.timedOut && m != e.streamEnded && m != e.txDone {
 		m.Reset()
 		e.spare.Put(m)
 	}
@@ -303,14 +346,14 @@ func (e *Engine) Run() error {
 	e.mu.Unlock()
 	var runErr error
 	for {
-		msg, err := e.recv()
+		msg, tx, err := e.recv()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				runErr = fmt.Errorf("receive: %w", err)
 			}
 			break
 		}
-		if err := e.handle(msg); err != nil {
+		if err := e.handle(msg, tx); err != nil {
 			runErr = err
 			break
 		}
@@ -325,7 +368,13 @@ func (e *Engine) finish(err error) {
 	case <-e.done:
 	default:
 		e.doneErr = err
+		e.closed.Store(true)
 		close(e.done)
+		for _, tx := range e.txs {
+			if tx.waiting.Load() {
+				e.deliver(tx, e.streamEnded)
+			}
+		}
 	}
 	if e.watch != nil {
 		e.watch.Stop()
@@ -339,9 +388,10 @@ func (e *Engine) finish(err error) {
 	e.workers.Wait()
 }
 
-// handle processes one received message. Only handshake violations end the
+// handle processes one received message (tx: the transaction an INIT or
+// TRANSACTION was decoded into, or nil). Only handshake violations end the
 // stream; everything else is logged and confined to one transaction.
-func (e *Engine) handle(msg *pb.ChaincodeMessage) error {
+func (e *Engine) handle(msg *pb.ChaincodeMessage, tx *Tx) error {
 	if msg == nil {
 		return errors.New("received a nil message")
 	}
@@ -373,7 +423,7 @@ func (e *Engine) handle(msg *pb.ChaincodeMessage) error {
 	case pb.ChaincodeMessage_RESPONSE, pb.ChaincodeMessage_ERROR:
 		e.route(msg)
 	case pb.ChaincodeMessage_INIT, pb.ChaincodeMessage_TRANSACTION:
-		e.dispatch(msg)
+		e.dispatch(msg, tx)
 	default:
 		e.log.Warn("dropped unexpected message", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
 	}
@@ -404,15 +454,26 @@ func decodeParams(b []byte) Params {
 func (e *Engine) route(msg *pb.ChaincodeMessage) {
 	e.mu.Lock()
 	tx := e.txs[txKey{msg.ChannelId, msg.Txid}]
+	delivered := tx != nil && tx.waiting.Load() && e.deliver(tx, msg)
 	e.mu.Unlock()
-	if tx == nil || !tx.waiting.Load() {
-		e.log.Warn("dropped a reply for no waiting transaction", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
-		e.recycle(msg)
+	if delivered {
 		return
 	}
+	if tx == nil || !tx.waiting.Load() {
+		e.log.Warn("dropped a reply for no waiting transaction", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+	} else {
+		e.log.Warn("dropped a second reply to one request", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
+	}
+	e.recycle(msg)
+}
+
+// deliver puts msg in the reply slot of tx, unless it holds a reply
+// already; e.mu held, so that no reply reaches a transaction after it was
+// unregistered (its worker's channel then serves the next transaction).
+func (e *Engine) deliver(tx *Tx, msg *pb.ChaincodeMessage) bool {
 	select {
 	case tx.resp <- msg:
-		return
+		return true
 	default:
 	}
 	// The slot is full: a second reply, or a timeout notice of watchCalls
@@ -422,7 +483,7 @@ func (e *Engine) route(msg *pb.ChaincodeMessage) {
 		if old == e.timedOut {
 			select {
 			case tx.resp <- msg:
-				return
+				return true
 			default:
 			}
 		} else {
@@ -433,12 +494,12 @@ func (e *Engine) route(msg *pb.ChaincodeMessage) {
 		}
 	default:
 	}
-	e.log.Warn("dropped a second reply to one request", "type", msg.Type.String(), "txid", msg.Txid, "channel", msg.ChannelId)
-	e.recycle(msg)
+	return false
 }
 
-// dispatch registers a new transaction and runs or queues it.
-func (e *Engine) dispatch(msg *pb.ChaincodeMessage) {
+// dispatch registers a new transaction and runs or queues it; tx is the
+// one msg was decoded into, or nil.
+func (e *Engine) dispatch(msg *pb.ChaincodeMessage, tx *Tx) {
 	key := txKey{msg.ChannelId, msg.Txid}
 	e.mu.Lock()
 	if _, dup := e.txs[key]; dup {
@@ -461,7 +522,11 @@ func (e *Engine) dispatch(msg *pb.ChaincodeMessage) {
 		_ = e.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_ERROR, Payload: []byte(refuse), Txid: msg.Txid, ChannelId: msg.ChannelId})
 		return
 	}
-	tx := &Tx{e: e, key: key, msg: msg, resp: make(chan *pb.ChaincodeMessage, 1)}
+	if tx == nil {
+		tx = e.newTx()
+		tx.msg = msg
+	}
+	tx.e, tx.key = e, key
 	e.txs[key] = tx
 	if e.running >= e.cfg.MaxConcurrentTx {
 		e.queue = append(e.queue, tx)
@@ -486,12 +551,17 @@ func (e *Engine) dispatch(msg *pb.ChaincodeMessage) {
 // Workers live at most as long as the stream, and there are never more
 // than MaxConcurrentTx of them, so a burst does not pay for a goroutine
 // (and a fresh, growing stack) per transaction.
+//
+// The worker's reply channel serves each transaction it runs in turn, so a
+// transaction costs no channel of its own.
 func (e *Engine) worker(tx *Tx) {
 	defer e.workers.Done()
+	resp := make(chan *pb.ChaincodeMessage, 1)
 	for tx != nil {
-		e.execute(tx)
+		if !e.execute(tx, resp) {
+			resp = make(chan *pb.ChaincodeMessage, 1)
+		}
 		e.mu.Lock()
-		delete(e.txs, tx.key)
 		tx = nil
 		if len(e.queue) > 0 {
 			tx = e.queue[0]
@@ -515,23 +585,46 @@ func (e *Engine) worker(tx *Tx) {
 	}
 }
 
-func (e *Engine) execute(tx *Tx) {
+// execute runs tx with resp as its reply channel. It reports whether resp
+// may serve the next transaction: not when a call of tx (from a goroutine
+// the chaincode left running) may still be reading it.
+func (e *Engine) execute(tx *Tx, resp chan *pb.ChaincodeMessage) (reusable bool) {
 	var start time.Time
 	if e.cfg.Observer != nil {
 		start = time.Now()
 		e.cfg.Observer.TxStarted(tx)
 	}
+	tx.resp = resp
 	o := e.runHandler(tx)
-	// Unregister before replying so a late reply cannot reach a finished tx.
+	// From here a call of tx fails at once (see Tx.call for the order).
+	tx.finished.Store(true)
+	reusable = !tx.waiting.Load()
+	// Unregister before replying so a late reply cannot reach a finished
+	// tx; replies are delivered under e.mu, so none is in flight after.
 	e.mu.Lock()
 	delete(e.txs, tx.key)
 	e.mu.Unlock()
+	if reusable {
+		select {
+		case m := <-resp: // a late reply to a call that timed out
+			e.recycle(m)
+		default:
+		}
+	} else {
+		// A goroutine the chaincode left running waits on resp: release it
+		// (the worker takes a new channel). A full slot releases it too.
+		select {
+		case resp <- e.txDone:
+		default:
+		}
+	}
 	if err := e.reply(tx, o); err != nil {
 		e.log.Warn("could not send the transaction result", "txid", tx.key.txid, "channel", tx.key.channel, "err", err)
 	}
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.TxFinished(tx, o, time.Since(start))
 	}
+	return reusable
 }
 
 // reply sends the outcome of tx: COMPLETED with the response (and event),

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/ccserver/ccserver/internal/msgpipe"
 	pb "github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -236,4 +238,101 @@ func TestParamsFloor(t *testing.T) {
 	if p := decodeParams([]byte{0xff}); p != (Params{}) {
 		t.Fatalf("garbage READY gave %+v", p)
 	}
+}
+
+// A stub kept past Invoke, or a goroutine the chaincode left running, must
+// not take replies meant for the next transaction on the same worker: its
+// calls fail with ErrTxFinished, and the next transaction is unaffected.
+func TestCallAfterTransactionFinished(t *testing.T) {
+	kept := make(chan *Tx, 1)
+	strayErr := make(chan error, 1)
+	returnNow := make(chan struct{})
+	r := start(t, Config{MaxConcurrentTx: 1, Handler: func(tx *Tx) Outcome {
+		switch tx.TxID() {
+		case "kept":
+			kept <- tx
+		case "stray":
+			go func() {
+				_, err := tx.Call(pb.ChaincodeMessage_GET_STATE, []byte("late"))
+				strayErr <- err
+			}()
+			<-returnNow // the stray call is waiting for its reply
+		case "next":
+			p, err := tx.Call(pb.ChaincodeMessage_GET_STATE, []byte("k"))
+			if err != nil || string(p) != "fresh" {
+				return Outcome{Response: &pb.Response{Status: 500, Message: fmt.Sprintf("%q %v", p, err)}}
+			}
+		}
+		return Outcome{Response: &pb.Response{Status: 200}}
+	}}, true)
+
+	r.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_TRANSACTION, Txid: "kept", ChannelId: "ch"})
+	if m := r.recv(); m.Type != pb.ChaincodeMessage_COMPLETED {
+		t.Fatalf("kept: %s", m.Type)
+	}
+	if _, err := (<-kept).Call(pb.ChaincodeMessage_GET_STATE, []byte("k")); !errors.Is(err, ErrTxFinished) {
+		t.Fatalf("call on a finished transaction: %v, want ErrTxFinished", err)
+	}
+
+	r.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_TRANSACTION, Txid: "stray", ChannelId: "ch"})
+	if m := r.recv(); m.Type != pb.ChaincodeMessage_GET_STATE || m.Txid != "stray" {
+		t.Fatalf("stray request: %s %s", m.Type, m.Txid)
+	}
+	close(returnNow)
+	if m := r.recv(); m.Type != pb.ChaincodeMessage_COMPLETED || m.Txid != "stray" {
+		t.Fatalf("stray result: %s %s", m.Type, m.Txid)
+	}
+	select {
+	case err := <-strayErr:
+		if !errors.Is(err, ErrTxFinished) {
+			t.Fatalf("stray call: %v, want ErrTxFinished", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("the stray call still waits after its transaction finished")
+	}
+	// The late reply to the stray call is dropped; the next transaction
+	// on the same worker gets its own.
+	r.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_RESPONSE, Txid: "stray", ChannelId: "ch", Payload: []byte("late")})
+	r.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_TRANSACTION, Txid: "next", ChannelId: "ch"})
+	if m := r.recv(); m.Type != pb.ChaincodeMessage_GET_STATE || m.Txid != "next" {
+		t.Fatalf("next request: %s %s", m.Type, m.Txid)
+	}
+	r.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_RESPONSE, Txid: "next", ChannelId: "ch", Payload: []byte("fresh")})
+	if m := r.recv(); m.Type != pb.ChaincodeMessage_COMPLETED || m.Txid != "next" {
+		t.Fatalf("next result: %s %s %q", m.Type, m.Txid, m.Payload)
+	} else if resp := decodeResponse(t, m.Payload); resp.Status != 200 {
+		t.Fatalf("next: %d %s", resp.Status, resp.Message)
+	}
+}
+
+// A call waiting when the stream ends fails with ErrStreamClosed.
+func TestCallEndsWithStream(t *testing.T) {
+	errs := make(chan error, 1)
+	r := start(t, Config{Handler: func(tx *Tx) Outcome {
+		_, err := tx.Call(pb.ChaincodeMessage_GET_STATE, []byte("k"))
+		errs <- err
+		return Outcome{Response: &pb.Response{Status: 200}}
+	}}, true)
+	r.send(&pb.ChaincodeMessage{Type: pb.ChaincodeMessage_TRANSACTION, Txid: "t", ChannelId: "ch"})
+	if m := r.recv(); m.Type != pb.ChaincodeMessage_GET_STATE {
+		t.Fatalf("request %s", m.Type)
+	}
+	r.peer.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, ErrStreamClosed) {
+			t.Fatalf("call: %v, want ErrStreamClosed", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("the call still waits after the stream ended")
+	}
+}
+
+func decodeResponse(t *testing.T, b []byte) *pb.Response {
+	t.Helper()
+	var r pb.Response
+	if err := proto.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
 }

@@ -11,15 +11,18 @@ import (
 // Tx is one INIT or TRANSACTION in flight: its message and the way to make
 // state calls to the peer on its behalf.
 type Tx struct {
-	e    *Engine
-	key  txKey
-	msg  *pb.ChaincodeMessage
+	e   *Engine
+	key txKey
+	msg *pb.ChaincodeMessage
+	// resp is the reply slot: the channel of the worker running tx.
 	resp chan *pb.ChaincodeMessage
 
 	// callMu serialises state calls: the peer accepts one outstanding
 	// request per transaction and silently drops a second one.
 	callMu  sync.Mutex
 	waiting atomic.Bool
+	// finished is set once the handler has returned.
+	finished atomic.Bool
 	// deadline of the call in flight, on the engine's clock (watchCalls).
 	deadline atomic.Int64
 
@@ -28,6 +31,14 @@ type Tx struct {
 	// Function is args[0], set by the handler for observers; it aliases
 	// the input so the per-transaction path makes no string of it.
 	Function []byte
+	// Ext is the handler's own state for the transaction, allocated with
+	// the Tx by Config.NewTx.
+	Ext any
+
+	// The message and its proposal are decoded into these (Codec), so
+	// they come in the transaction's one allocation.
+	msgBuf  pb.ChaincodeMessage
+	propBuf pb.SignedProposal
 }
 
 // TxID returns the transaction id.
@@ -68,10 +79,18 @@ func (t *Tx) call(typ pb.ChaincodeMessage_Type, payload []byte, r *Request) ([]b
 	t.callMu.Lock()
 	defer t.callMu.Unlock()
 	e := t.e
-	select {
-	case <-e.done:
+	t.deadline.Store(e.now() + int64(e.cfg.CallTimeout))
+	// waiting is set before finished is read, and execute sets finished
+	// before it reads waiting: either this call sees the transaction
+	// finished, or execute sees it waiting and gives the worker's channel
+	// to no other transaction.
+	t.waiting.Store(true)
+	defer t.waiting.Store(false)
+	if t.finished.Load() {
+		return nil, fmt.Errorf("%s: %w", typ, ErrTxFinished)
+	}
+	if e.closed.Load() { // else finish hands this call streamEnded
 		return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
-	default:
 	}
 	// Drop any stale reply left by an earlier call that timed out.
 	select {
@@ -79,30 +98,38 @@ func (t *Tx) call(typ pb.ChaincodeMessage_Type, payload []byte, r *Request) ([]b
 		e.recycle(m)
 	default:
 	}
-	t.deadline.Store(e.now() + int64(e.cfg.CallTimeout))
-	t.waiting.Store(true)
-	defer t.waiting.Store(false)
 	if err := e.sendRequest(typ, t.key, payload, r); err != nil {
 		return nil, fmt.Errorf("send %s: %w: %w", typ, ErrStreamClosed, err)
 	}
 	for {
-		select {
-		case m := <-t.resp:
-			// route delivers only RESPONSE and ERROR; watchCalls timedOut.
-			if m == e.timedOut {
-				if e.now() < t.deadline.Load() {
-					continue // meant for an earlier call that was answered meanwhile
-				}
+		// route delivers only RESPONSE and ERROR; watchCalls timedOut;
+		// finish streamEnded; execute txDone.
+		m := <-t.resp
+		switch m {
+		case e.streamEnded:
+			return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
+		case e.txDone:
+			return nil, fmt.Errorf("%s: %w", typ, ErrTxFinished)
+		case e.timedOut:
+			if e.now() >= t.deadline.Load() {
 				return nil, fmt.Errorf("%s after %s: %w", typ, e.cfg.CallTimeout, ErrCallTimeout)
 			}
-			payload, failed := m.Payload, m.Type == pb.ChaincodeMessage_ERROR
-			e.recycle(m)
-			if failed {
-				return nil, &PeerError{Text: string(payload)}
+			// Meant for an earlier call that was answered meanwhile. While
+			// it sat in the slot, finish and execute could not hand over
+			// their notices: look for what they would have said.
+			if e.closed.Load() {
+				return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
 			}
-			return payload, nil
-		case <-e.done:
-			return nil, fmt.Errorf("%s: %w", typ, ErrStreamClosed)
+			if t.finished.Load() {
+				return nil, fmt.Errorf("%s: %w", typ, ErrTxFinished)
+			}
+			continue
 		}
+		payload, failed := m.Payload, m.Type == pb.ChaincodeMessage_ERROR
+		e.recycle(m)
+		if failed {
+			return nil, &PeerError{Text: string(payload)}
+		}
+		return payload, nil
 	}
 }
