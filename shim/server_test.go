@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -800,4 +801,23 @@ func TestServerKeptBytesStayIntact(t *testing.T) {
 			t.Errorf("#%d: kept value changed: %d bytes, want %d", i, len(k.value), len(value(i)))
 		}
 	}
+}
+
+// TestServerWithAnotherCodec: a server whose ServerOptions force another
+// codec (here gRPC's own proto codec) still serves: the engine's encoded
+// frames are refused once and it sends messages from then on, and its
+// receive target decodes as an ordinary message.
+func TestServerWithAnotherCodec(t *testing.T) {
+	checkLeaks(t)
+	pki := newPKI(t)
+	cs := &shim.ChaincodeServer{CCID: "kvstore:1", CC: newKV(), TLSProps: pki.byteProps(),
+		ServerOptions: []grpc.ServerOption{grpc.ForceServerCodecV2(encoding.GetCodecV2("proto"))}}
+	r := serve(t, cs)
+	p, err := dialChaincode(t, r.addr, pki.peerCreds(t, pki.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.handshake("kvstore:1")
+	p.putThenGet()
+	p.putThenGet()
 }

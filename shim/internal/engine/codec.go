@@ -118,9 +118,13 @@ type Inbound struct {
 	*pb.ChaincodeMessage
 	e  *Engine
 	tx *Tx
+	// viaCodec is set when this codec decoded into it: the stream's
+	// codec is Codec, so it takes Frames.
+	viaCodec bool
 }
 
 func (c *Codec) decodeInbound(b []byte, in *Inbound) error {
+	in.viaCodec = true
 	if in.e == nil {
 		return c.Decode(b, in.ChaincodeMessage)
 	}

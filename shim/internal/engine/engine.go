@@ -84,10 +84,11 @@ type Config struct {
 	// (Tx.Ext), so that a transaction costs one allocation instead of
 	// several. It must return a zero Tx.
 	NewTx func() *Tx
-	// Frames says the stream is a gRPC stream whose codec is Codec: the
-	// engine then sends Frames it encoded itself through SendMsg. Should a
-	// Frame fail (another codec took over), the engine sends messages from
-	// then on.
+	// Frames says the stream may be a gRPC stream whose codec is Codec:
+	// once the first message received shows that Codec decoded it, the
+	// engine sends Frames it encoded itself through SendMsg. A stream
+	// whose server forced another codec (ServerOptions) gets messages: a
+	// Frame refused by a gRPC stream would end it.
 	Frames bool
 }
 
@@ -164,8 +165,10 @@ type Engine struct {
 	spare    sync.Pool
 	in       Inbound // the receive target (Run's goroutine only)
 
-	// sender is the stream's SendMsg while it takes Frames (Config.Frames).
+	// sender is the stream's SendMsg when Config.Frames; framed is set
+	// once the first message received came through Codec (probed).
 	sender interface{ SendMsg(any) error }
+	probed bool // Run's goroutine only
 	framed atomic.Bool
 }
 
@@ -204,32 +207,29 @@ func New(stream Stream, cfg Config) *Engine {
 	e.in.e = e
 	if cfg.Frames {
 		e.sender, _ = stream.(interface{ SendMsg(any) error })
-		e.framed.Store(e.sender != nil)
 	}
 	return e
 }
 
-// sendFrame sends an encoded frame; false when the stream took none (then
-// it never will be asked again, and the caller sends a message instead).
-func (e *Engine) sendFrame(buf *[]byte, ok bool) bool {
+// sendFrame sends an encoded frame. It reports false, sending nothing,
+// when the frame did not come out at its size (the caller then sends a
+// message); a gRPC stream that fails a send has ended.
+func (e *Engine) sendFrame(buf *[]byte, ok bool) (bool, error) {
 	if !ok {
-		return false
+		return false, nil
 	}
 	e.sendMu.Lock()
 	err := e.sender.SendMsg(Frame{buf})
 	e.sendMu.Unlock()
-	if err != nil {
-		e.framed.Store(false)
-		e.log.Debug("the stream refused an encoded frame; sending messages", "err", err)
-		return false
-	}
-	return true
+	return true, err
 }
 
 // sendRequest sends a state request of tx, encoded from payload or r.
 func (e *Engine) sendRequest(typ pb.ChaincodeMessage_Type, key txKey, payload []byte, r *Request) error {
-	if e.framed.Load() && e.sendFrame(requestFrame(typ, key, payload, r)) {
-		return nil
+	if e.framed.Load() {
+		if sent, err := e.sendFrame(requestFrame(typ, key, payload, r)); sent {
+			return err
+		}
 	}
 	if r != nil {
 		var err error
@@ -257,6 +257,10 @@ func (e *Engine) recv() (*pb.ChaincodeMessage, *Tx, error) {
 	e.in.tx = nil
 	if err := e.receiver.RecvMsg(&e.in); err != nil {
 		return nil, nil, err
+	}
+	if !e.probed {
+		e.probed = true
+		e.framed.Store(e.sender != nil && e.in.viaCodec)
 	}
 	if tx := e.in.tx; tx != nil {
 		e.in.tx = nil
@@ -630,8 +634,10 @@ func (e *Engine) execute(tx *Tx, resp chan *pb.ChaincodeMessage) (reusable bool)
 // reply sends the outcome of tx: COMPLETED with the response (and event),
 // or ERROR.
 func (e *Engine) reply(tx *Tx, o Outcome) error {
-	if !o.Failed && o.Event == nil && e.framed.Load() && e.sendFrame(completedFrame(tx.key, o.Response)) {
-		return nil
+	if !o.Failed && o.Event == nil && e.framed.Load() {
+		if sent, err := e.sendFrame(completedFrame(tx.key, o.Response)); sent {
+			return err
+		}
 	}
 	reply := &pb.ChaincodeMessage{Txid: tx.key.txid, ChannelId: tx.key.channel, ChaincodeEvent: o.Event}
 	if o.Failed {
