@@ -374,6 +374,10 @@ func (e *Engine) finish(err error) {
 		e.doneErr = err
 		e.closed.Store(true)
 		close(e.done)
+		// Only Run's goroutine sends on work (dispatch) and calls finish,
+		// so closing it here races with no send; a parked worker then
+		// wakes with nothing and returns.
+		close(e.work)
 		for _, tx := range e.txs {
 			if tx.waiting.Load() {
 				e.deliver(tx, e.streamEnded)
@@ -581,11 +585,8 @@ func (e *Engine) worker(tx *Tx) {
 		}
 		e.parked++
 		e.mu.Unlock()
-		select {
-		case tx = <-e.work:
-		case <-e.done:
-			return
-		}
+		// A plain receive (not a select with done): finish closes work.
+		tx = <-e.work
 	}
 }
 
