@@ -128,42 +128,34 @@ func (c *Codec) decodeInbound(b []byte, in *Inbound) error {
 	if in.e == nil {
 		return c.Decode(b, in.ChaincodeMessage)
 	}
-	if t := peekType(b); t == pb.ChaincodeMessage_TRANSACTION || t == pb.ChaincodeMessage_INIT {
+	if t := firstType(b); t == pb.ChaincodeMessage_TRANSACTION || t == pb.ChaincodeMessage_INIT {
 		tx := in.e.newTx()
 		if err := c.decode(b, &tx.msgBuf, &tx.propBuf); err != nil {
 			return err
 		}
-		tx.msg = &tx.msgBuf
-		in.tx = tx
-		return nil
+		if t := tx.msgBuf.Type; t == pb.ChaincodeMessage_TRANSACTION || t == pb.ChaincodeMessage_INIT {
+			tx.msg = &tx.msgBuf
+			in.tx = tx
+			return nil
+		}
+		// A later type field said otherwise (the last one wins): an
+		// ordinary message after all.
 	}
 	return c.Decode(b, in.ChaincodeMessage)
 }
 
-// peekType returns the type field of an encoded ChaincodeMessage (the last
-// occurrence wins, as in decoding), or UNDEFINED when b does not parse.
-func peekType(b []byte) pb.ChaincodeMessage_Type {
-	var t pb.ChaincodeMessage_Type
-	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return pb.ChaincodeMessage_UNDEFINED
-		}
-		b = b[n:]
-		if num == 1 && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return pb.ChaincodeMessage_UNDEFINED
-			}
-			t, b = pb.ChaincodeMessage_Type(int32(v)), b[n:]
-			continue
-		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return pb.ChaincodeMessage_UNDEFINED
-		}
-		b = b[n:]
+// firstType returns the type of an encoded ChaincodeMessage when it is the
+// first field, as every encoder writes it (fields in number order), else
+// UNDEFINED. It only picks where to decode; the decoded type decides.
+func firstType(b []byte) pb.ChaincodeMessage_Type {
+	if len(b) < 2 || b[0] != 0x08 { // field 1, varint
+		return pb.ChaincodeMessage_UNDEFINED
 	}
-	return t
+	v, n := protowire.ConsumeVarint(b[1:])
+	if n < 0 {
+		return pb.ChaincodeMessage_UNDEFINED
+	}
+	return pb.ChaincodeMessage_Type(int32(v))
 }
 
 // aliasString is b as a string without a copy. Decode uses it for the ids

@@ -212,6 +212,7 @@ func FuzzCodec(f *testing.F) {
 	f.Add([]byte{0x2a, 0x03, 0x0a, 0x01, 0x00}) // proposal sub-message
 	f.Add([]byte{0x0b, 0x0c})                   // group
 	c := NewCodec()
+	eng := New(nil, Config{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var theirs pb.ChaincodeMessage
 		errTheirs := proto.Unmarshal(b, &theirs)
@@ -230,6 +231,21 @@ func FuzzCodec(f *testing.F) {
 			}
 			if got := AppendMessage(nil, &ours); !bytes.Equal(got, want) {
 				t.Fatalf("re-encoded %x, proto %x", got, want)
+			}
+		}
+		// The receive target decodes the same, wherever it puts it.
+		target := &Inbound{ChaincodeMessage: new(pb.ChaincodeMessage), e: eng}
+		errInbound := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(bytes.Clone(b))}, target)
+		if (errInbound == nil) != (errTheirs == nil) {
+			t.Fatalf("inbound: %v, proto: %v", errInbound, errTheirs)
+		}
+		if errInbound == nil {
+			got := target.ChaincodeMessage
+			if target.tx != nil {
+				got = target.tx.msg
+			}
+			if !proto.Equal(got, &theirs) {
+				t.Fatalf("inbound decoded differently\nours   %v\ntheirs %v", got, &theirs)
 			}
 		}
 		var input pb.ChaincodeInput
@@ -383,5 +399,53 @@ func TestFramesOnlyThroughCodec(t *testing.T) {
 	}
 	if rs.frames != 0 {
 		t.Fatalf("%d frames offered to a stream with another codec, want none", rs.frames)
+	}
+}
+
+// TestInbound: an INIT or TRANSACTION is decoded into a new transaction's
+// own storage, everything else into the receive target's message; where
+// it goes never changes what is decoded, whatever the field order.
+func TestInbound(t *testing.T) {
+	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
+	typeField := func(v pb.ChaincodeMessage_Type) []byte { return protowire.AppendVarint(tag(1, protowire.VarintType), uint64(v)) }
+	txid := protowire.AppendString(tag(4, protowire.BytesType), "t1")
+	prop := protowire.AppendBytes(tag(5, protowire.BytesType), protowire.AppendBytes(tag(1, protowire.BytesType), []byte("proposal")))
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, tc := range []struct {
+		name   string
+		b      []byte
+		intoTx bool
+	}{
+		{"transaction", cat(typeField(pb.ChaincodeMessage_TRANSACTION), txid, prop), true},
+		{"init", cat(typeField(pb.ChaincodeMessage_INIT), txid), true},
+		{"response", cat(typeField(pb.ChaincodeMessage_RESPONSE), txid), false},
+		{"a later type wins", cat(typeField(pb.ChaincodeMessage_TRANSACTION), txid, typeField(pb.ChaincodeMessage_RESPONSE)), false},
+		{"type not first", cat(txid, typeField(pb.ChaincodeMessage_TRANSACTION), prop), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want pb.ChaincodeMessage
+			if err := proto.Unmarshal(tc.b, &want); err != nil {
+				t.Fatal(err)
+			}
+			in := &Inbound{ChaincodeMessage: new(pb.ChaincodeMessage), e: New(nil, Config{})}
+			if err := NewCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(bytes.Clone(tc.b))}, in); err != nil {
+				t.Fatal(err)
+			}
+			got := in.ChaincodeMessage
+			if tc.intoTx {
+				if in.tx == nil || in.tx.msg != &in.tx.msgBuf {
+					t.Fatal("not decoded into a transaction's storage")
+				}
+				got = in.tx.msg
+				if got.Proposal != nil && got.Proposal != &in.tx.propBuf {
+					t.Fatal("the proposal was allocated apart from the transaction")
+				}
+			} else if in.tx != nil {
+				t.Fatal("decoded into a transaction's storage")
+			}
+			if !in.viaCodec || !proto.Equal(got, &want) {
+				t.Fatalf("decoded %v, want %v", got, &want)
+			}
+		})
 	}
 }
