@@ -5,7 +5,7 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 FUZZTIME ?= 10s
 
-.PHONY: all build test check vet lint vuln unit fuzz e2e run demo bench bench-smoke clean
+.PHONY: all build test check vet lint vuln unit fuzz e2e e2e-bench run demo bench bench-smoke clean
 
 # Pinned tools, installed into bin/tools on first use.
 TOOLS := $(BIN)/tools
@@ -78,6 +78,19 @@ e2e:
 	cd e2e && $(GO) vet ./... && \
 	for v in $(E2E_VERSIONS_ALL); do FABRIC_VERSION=$$v $(GO) test -p 1 -count=1 -timeout 20m ./... || exit 1; done && \
 	for v in $(E2E_VERSIONS_STUB); do FABRIC_VERSION=$$v $(GO) test -p 1 -count=1 -timeout 10m -run 'TestStubAreas|TestPeerParity|TestContractAPI|TestStartStop' ./... || exit 1; done
+
+# The end-to-end benchmark (e2e/cmd/peerbench, docs/performance.md): the same
+# chaincode on our shim and on fabric-chaincode-go through the real peer and
+# the gateway client, alternating; tx/s, p50/p99, CPU per transaction of the
+# chaincode server, peer and orderer. About 2.5 minutes per Fabric version on
+# 2 cores with the defaults (3 rounds x 5 s, 16 workers); more with e.g.
+# PEERBENCH_FLAGS='-rounds 5 -duration 10s -workers 32'. `make e2e` only
+# compiles it and smoke-runs it for a few seconds (TestPeerBenchSmoke).
+E2E_BENCH_VERSIONS ?= 2.5.16 3.1.5
+PEERBENCH_FLAGS ?=
+e2e-bench:
+	cd e2e && $(GO) build -o $(BIN)/e2e/ ./cmd/peerbench ./cmd/benchcc && \
+	for v in $(E2E_BENCH_VERSIONS); do FABRIC_VERSION=$$v $(BIN)/e2e/peerbench -benchcc $(BIN)/e2e/benchcc $(PEERBENCH_FLAGS) || exit 1; done
 
 # Dev PKI under certs/ (if none), then ccserver with mTLS in the foreground.
 run: build
