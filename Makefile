@@ -82,7 +82,7 @@ e2e:
 # The end-to-end benchmark (e2e/cmd/peerbench, docs/performance.md): the same
 # chaincode on our shim and on fabric-chaincode-go through the real peer and
 # the gateway client, alternating; tx/s, p50/p99, CPU per transaction of the
-# chaincode server, peer and orderer. About 2.5 minutes per Fabric version on
+# chaincode server, peer and orderer. About 2 minutes per Fabric version on
 # 2 cores with the defaults (3 rounds x 5 s, 16 workers); more with e.g.
 # PEERBENCH_FLAGS='-rounds 5 -duration 10s -workers 32'. `make e2e` only
 # compiles it and smoke-runs it for a few seconds (TestPeerBenchSmoke).

@@ -18,7 +18,7 @@ import (
 //
 // Both are the scheduler's sum_exec_runtime (the kernel scales utime and
 // stime so that they add up to it), but stat rounds to 10 ms, which is
-// 13 µs per transaction over a 5 s window of 150 submits, too coarse for
+// 18 µs per transaction over a 5 s window of 550 submits, too coarse for
 // the chaincode server. exec misses threads that exited during the window
 // (Go programs rarely end threads); a difference shows it, and delta then
 // falls back to stat.
