@@ -42,6 +42,11 @@ func ServerOption() grpc.ServerOption { return grpc.ForceServerCodecV2(codec{}) 
 // Register adds the Chaincode service, registering as ccid, to s (made
 // with ServerOption).
 func Register(s *grpc.Server, ccid string) {
+	register(s, func(stream grpc.ServerStream) error { return serve(stream, ccid) })
+}
+
+// register adds the Chaincode service with handler as its Connect stream.
+func register(s *grpc.Server, handler func(grpc.ServerStream) error) {
 	s.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "protos.Chaincode",
 		HandlerType: (*any)(nil),
@@ -50,7 +55,7 @@ func Register(s *grpc.Server, ccid string) {
 			ServerStreams: true,
 			ClientStreams: true,
 			Handler: func(_ any, stream grpc.ServerStream) error {
-				return serve(stream, ccid)
+				return handler(stream)
 			},
 		}},
 		Metadata: "peer/chaincode_shim.proto",
@@ -169,8 +174,7 @@ type session struct {
 
 func serve(stream grpc.ServerStream, ccid string) error {
 	ss := &session{stream: stream, txs: make(map[string]*tx), scratch: make([]byte, 0, 256)}
-	id := protowire.AppendString(protowire.AppendTag(nil, 2, protowire.BytesType), ccid) // ChaincodeID{name}
-	if err := ss.send(peer.ChaincodeMessage_REGISTER, nil, id); err != nil {
+	if err := ss.send(peer.ChaincodeMessage_REGISTER, nil, registration(ccid)); err != nil {
 		return err
 	}
 	var in inbound
@@ -210,7 +214,7 @@ func (ss *session) handle(in *inbound) error {
 			ss.txs[string(in.txid)] = &tx{fn: fnRange}
 			return ss.request(in, peer.ChaincodeMessage_GET_STATE_BY_RANGE, 1, []byte(benchcc.RangeStart), 2, []byte(benchcc.RangeEnd), nil)
 		}
-		return ss.complete(in, 500, fmt.Sprintf("unknown function %q (want noop, getput or range)", fn), nil)
+		return ss.complete(in, 500, unknownFunction(fn), nil)
 	case peer.ChaincodeMessage_RESPONSE, peer.ChaincodeMessage_ERROR:
 		t := ss.txs[string(in.txid)]
 		if t == nil {
@@ -234,7 +238,7 @@ func (ss *session) advance(in *inbound, t *tx) error {
 			return ss.finish(in, 200, "", nil)
 		}
 		if len(in.payload) == 0 {
-			return ss.finish(in, 500, benchcc.GetPutKey+" is not in the state: seed it", nil)
+			return ss.finish(in, 500, notSeeded, nil)
 		}
 		t.putSent = true
 		return ss.request(in, peer.ChaincodeMessage_PUT_STATE, 1, []byte(benchcc.GetPutKey), 2, nil, in.payload)
@@ -246,11 +250,9 @@ func (ss *session) advance(in *inbound, t *tx) error {
 		if hasMore {
 			return ss.request(in, peer.ChaincodeMessage_QUERY_STATE_NEXT, 1, id, 0, nil, nil)
 		}
-		if t.n != benchcc.RangeKeys {
-			return ss.finish(in, 500, fmt.Sprintf("range read %d keys, want %d: seed the state", t.n, benchcc.RangeKeys), nil)
-		}
 		var num [20]byte
-		return ss.finish(in, 200, "", strconv.AppendInt(num[:0], int64(t.size), 10))
+		status, msg, payload := t.rangeOutcome(&num)
+		return ss.finish(in, status, msg, payload)
 	}
 	return nil
 }
@@ -267,7 +269,48 @@ func (ss *session) finishError(in *inbound, text string) error {
 
 // complete sends COMPLETED carrying Response{status, message, payload}.
 func (ss *session) complete(in *inbound, status int32, msg string, payload []byte) error {
-	b := protowire.AppendTag(ss.scratch[:0], 1, protowire.VarintType)
+	ss.scratch = appendResponse(ss.scratch[:0], status, msg, payload)
+	return ss.send(peer.ChaincodeMessage_COMPLETED, in, ss.scratch)
+}
+
+// request sends a state request (see appendRequest).
+func (ss *session) request(in *inbound, typ peer.ChaincodeMessage_Type, n1 protowire.Number, s1 []byte, n2 protowire.Number, s2, value []byte) error {
+	ss.scratch = appendRequest(ss.scratch[:0], n1, s1, n2, s2, value)
+	return ss.send(typ, in, ss.scratch)
+}
+
+// send writes one ChaincodeMessage {type, payload, txid and channel of in}
+// into a pooled buffer and sends it.
+func (ss *session) send(typ peer.ChaincodeMessage_Type, in *inbound, payload []byte) error {
+	ss.out.buf = encodeFrame(typ, in, payload)
+	return ss.stream.SendMsg(&ss.out)
+}
+
+// What both modes answer, from the same checks.
+const notSeeded = benchcc.GetPutKey + " is not in the state: seed it"
+
+func unknownFunction(fn []byte) string {
+	return fmt.Sprintf("unknown function %q (want noop, getput or range)", fn)
+}
+
+// rangeOutcome is the reply to a range read to the end: the payload size,
+// or a failure if the state did not hold every key. The payload is
+// written into num.
+func (t *tx) rangeOutcome(num *[20]byte) (status int32, msg string, payload []byte) {
+	if t.n != benchcc.RangeKeys {
+		return 500, fmt.Sprintf("range read %d keys, want %d: seed the state", t.n, benchcc.RangeKeys), nil
+	}
+	return 200, "", strconv.AppendInt(num[:0], int64(t.size), 10)
+}
+
+// registration is the REGISTER payload: ChaincodeID{name: ccid}.
+func registration(ccid string) []byte {
+	return protowire.AppendString(protowire.AppendTag(nil, 2, protowire.BytesType), ccid)
+}
+
+// appendResponse appends Response{status, message, payload} to b.
+func appendResponse(b []byte, status int32, msg string, payload []byte) []byte {
+	b = protowire.AppendTag(b, 1, protowire.VarintType)
 	b = protowire.AppendVarint(b, uint64(int64(status)))
 	if msg != "" {
 		b = protowire.AppendString(protowire.AppendTag(b, 2, protowire.BytesType), msg)
@@ -275,14 +318,13 @@ func (ss *session) complete(in *inbound, status int32, msg string, payload []byt
 	if len(payload) > 0 {
 		b = protowire.AppendBytes(protowire.AppendTag(b, 3, protowire.BytesType), payload)
 	}
-	ss.scratch = b
-	return ss.send(peer.ChaincodeMessage_COMPLETED, in, b)
+	return b
 }
 
-// request sends a state request of up to two string fields and one bytes
-// field (the shape of GetState, PutState, GetStateByRange, QueryStateNext).
-func (ss *session) request(in *inbound, typ peer.ChaincodeMessage_Type, n1 protowire.Number, s1 []byte, n2 protowire.Number, s2, value []byte) error {
-	b := ss.scratch[:0]
+// appendRequest appends a state request of up to two string fields and one
+// bytes field (the shape of GetState, PutState, GetStateByRange,
+// QueryStateNext) to b.
+func appendRequest(b []byte, n1 protowire.Number, s1 []byte, n2 protowire.Number, s2, value []byte) []byte {
 	if len(s1) > 0 {
 		b = protowire.AppendBytes(protowire.AppendTag(b, n1, protowire.BytesType), s1)
 	}
@@ -292,13 +334,12 @@ func (ss *session) request(in *inbound, typ peer.ChaincodeMessage_Type, n1 proto
 	if len(value) > 0 {
 		b = protowire.AppendBytes(protowire.AppendTag(b, n2, protowire.BytesType), value)
 	}
-	ss.scratch = b
-	return ss.send(typ, in, b)
+	return b
 }
 
-// send writes one ChaincodeMessage {type, payload, txid and channel of in}
-// into a pooled buffer and sends it.
-func (ss *session) send(typ peer.ChaincodeMessage_Type, in *inbound, payload []byte) error {
+// encodeFrame encodes ChaincodeMessage {type, payload, txid and channel of
+// in} into a pooled buffer.
+func encodeFrame(typ peer.ChaincodeMessage_Type, in *inbound, payload []byte) *[]byte {
 	var txid, channel []byte
 	if in != nil {
 		txid, channel = in.txid, in.channel
@@ -320,8 +361,7 @@ func (ss *session) send(typ peer.ChaincodeMessage_Type, in *inbound, payload []b
 		}
 	}
 	*buf = b
-	ss.out.buf = buf
-	return ss.stream.SendMsg(&ss.out)
+	return buf
 }
 
 // firstArg returns args[0] of a ChaincodeInput, checking the whole message
