@@ -19,6 +19,13 @@
 // decoded (namespace and key checked as UTF-8, as the generated decoder
 // does), the read value is written back, and a missing seed fails the
 // transaction, so it passes the same checks as the shims.
+//
+// RegisterSync serves a second mode, leansync (sync.go): the same codec,
+// frames and work checks, but with the structure a synchronous stub API
+// forces on any implementation — a worker goroutine per in-flight
+// transaction that blocks in each state call, a routing map, a send lock.
+// It is the control that tells how much of a shim's cost over lean is that
+// structure.
 package lean
 
 import (
