@@ -5,6 +5,12 @@
 //
 //	cd bench && go run ./cmd/compare            # full run (about 12 min on 2 cores)
 //	cd bench && go run ./cmd/compare -quick     # CI-sized (about 30 s)
+//	cd bench && go run ./cmd/compare -impls ours,lean,leansync
+//	                                            # the synchronous-API control
+//
+// leansync (not run by default) is lean with the structure a synchronous
+// stub API needs; when it runs, the ratio table adds ours ÷ leansync and
+// leansync's CPU ÷ lean.
 package main
 
 import (
@@ -35,7 +41,7 @@ func main() {
 func run() error {
 	quick := flag.Bool("quick", false, "CI-sized run: 1 round of 1 s per cell")
 	serverBin := flag.String("server", "", "path of the bench server binary (default: go build ./cmd/server)")
-	impls := flag.String("impls", "ours,anchor,raw,lean", "implementations to compare (the targets need ours, anchor and lean)")
+	impls := flag.String("impls", "ours,anchor,raw,lean", "implementations to compare: ours, anchor, raw, lean, leansync (the targets need ours, anchor and lean; ours,lean,leansync runs the synchronous-API control)")
 	funcs := flag.String("funcs", "noop,getput,range", "workloads")
 	conc := flag.String("concurrency", "1,64", "concurrency levels")
 	conns := flag.String("connections", "1,4", "connection counts")

@@ -1,12 +1,16 @@
-// Command server serves the benchmark chaincode over mTLS with one of three
+// Command server serves the benchmark chaincode over mTLS with one of five
 // implementations, so that a load generator can measure each in its own
 // process:
 //
-//	ours    github.com/ccserver/ccserver/shim ChaincodeServer
-//	anchor  github.com/hyperledger/fabric-chaincode-go/v2 shim.ChaincodeServer
-//	raw     the generated-code reference: no shim, the same round trips by hand
-//	lean    the protocol bound: raw's round trips on one goroutine per stream
-//	        with a hand-rolled codec (package lean); the targets refer to it
+//	ours      github.com/ccserver/ccserver/shim ChaincodeServer
+//	anchor    github.com/hyperledger/fabric-chaincode-go/v2 shim.ChaincodeServer
+//	raw       the generated-code reference: no shim, the same round trips by hand
+//	lean      the protocol bound: raw's round trips on one goroutine per stream
+//	          with a hand-rolled codec (package lean); the targets refer to it
+//	leansync  the control: lean's codec and frames with the structure a
+//	          synchronous stub API needs (a worker per transaction in flight
+//	          blocking in each state call, a routing map, a send lock;
+//	          lean.RegisterSync)
 //
 // When it listens it prints one JSON line to stdout: {"impl", "addr",
 // "stats", "pid"}; "stats" is an HTTP URL serving its allocation counters.
@@ -74,7 +78,7 @@ type Ready struct {
 }
 
 func run() error {
-	impl := flag.String("impl", "ours", "implementation: ours, anchor, raw or lean")
+	impl := flag.String("impl", "ours", "implementation: ours, anchor, raw, lean or leansync")
 	addr := flag.String("addr", "127.0.0.1:0", "chaincode listen address (port 0 picks a free port)")
 	certFile := flag.String("cert", "", "server certificate PEM file (required)")
 	keyFile := flag.String("key", "", "server private key PEM file (required)")
@@ -160,7 +164,7 @@ func run() error {
 		go func() { _ = s.Serve(lis) }()
 		listenAddr = lis.Addr().String()
 		stop = s.Stop
-	case "lean":
+	case "lean", "leansync":
 		lis, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return err
@@ -169,12 +173,16 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		lean.Register(s, *ccid)
+		if *impl == "lean" {
+			lean.Register(s, *ccid)
+		} else {
+			lean.RegisterSync(s, *ccid)
+		}
 		go func() { _ = s.Serve(lis) }()
 		listenAddr = lis.Addr().String()
 		stop = s.Stop
 	default:
-		return fmt.Errorf("unknown -impl %q: want ours, anchor, raw or lean", *impl)
+		return fmt.Errorf("unknown -impl %q: want ours, anchor, raw, lean or leansync", *impl)
 	}
 
 	sig := make(chan os.Signal, 1)

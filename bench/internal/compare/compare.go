@@ -35,6 +35,11 @@ const (
 	// Lean is the protocol bound the targets refer to (package lean); Raw
 	// stays as the generated-code reference.
 	Lean = "lean"
+	// Leansync is the control for the synchronous stub API: lean's codec
+	// and frames with a worker per transaction in flight, a routing map and
+	// a send lock (lean.RegisterSync). Not run by default; the tables show
+	// ours ÷ leansync when it ran.
+	Leansync = "leansync"
 )
 
 // CCID is the package id every benchmark server registers with.

@@ -44,16 +44,17 @@ func (c cleanupAfter) Run() int {
 	return c.m.Run()
 }
 
-// TestCompareEndToEnd runs the four servers as processes over mTLS with
-// the real load generator, every workload once, and checks that each
-// reported real work: transactions without errors (the chaincode fails a
-// range or a read that does not find the seeded state), server
-// allocations, and a table with every row, ratio and target.
+// TestCompareEndToEnd runs the five servers (the four of the published
+// matrix and the leansync control) as processes over mTLS with the real
+// load generator, every workload once, and checks that each reported real
+// work: transactions without errors (the chaincode fails a range or a read
+// that does not find the seeded state), server allocations, and a table
+// with every row, ratio and target.
 func TestCompareEndToEnd(t *testing.T) {
 	var log bytes.Buffer
 	cfg := Config{
 		ServerBin: serverBin, Dir: t.TempDir(),
-		Impls: []string{Ours, Anchor, Raw, Lean}, Funcs: []string{"noop", "getput", "range"},
+		Impls: []string{Ours, Anchor, Raw, Lean, Leansync}, Funcs: []string{"noop", "getput", "range"},
 		Concurrency: []int{TargetConcurrency}, Connections: []int{2},
 		Rounds: 1, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Log: &log,
 	}
@@ -63,8 +64,8 @@ func TestCompareEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\nlog:\n%s", err, log.String())
 	}
-	if len(rep.Runs) != 12 {
-		t.Fatalf("%d runs, want 12", len(rep.Runs))
+	if len(rep.Runs) != 15 {
+		t.Fatalf("%d runs, want 15", len(rep.Runs))
 	}
 	for _, r := range rep.Runs {
 		if r.TxPerSecond <= 0 || r.Errors != 0 || r.P99 <= 0 || r.Allocs <= 0 || r.ServerCPU < 0 {
@@ -82,7 +83,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	}
 	var md bytes.Buffer
 	rep.WriteMarkdown(&md)
-	for _, want := range []string{"| noop | 64 × 2 | ours |", "| range | 64 × 2 | anchor |", "| getput | 64 × 2 | raw |", "| noop | 64 × 2 | lean |", "| range | 64 × 2 | ", "allocs ours/lean", "lean/anchor", "targets met"} {
+	for _, want := range []string{"| noop | 64 × 2 | ours |", "| range | 64 × 2 | anchor |", "| getput | 64 × 2 | raw |", "| noop | 64 × 2 | lean |", "| getput | 64 × 2 | leansync |", "| range | 64 × 2 | leansync |", "| range | 64 × 2 | ", "CPU ÷ leansync |", "leansync CPU ÷ lean |", "allocs ours/lean", "lean/anchor", "targets met"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, md.String())
 		}
@@ -149,6 +150,35 @@ func TestMedianAndChecks(t *testing.T) {
 		if c.Name == "throughput ours/anchor" && c.Met() {
 			t.Fatalf("%s reported met", c)
 		}
+	}
+}
+
+// TestMarkdownLeansync: the ratio table has the leansync columns only when
+// leansync ran, and then ours ÷ leansync and leansync's CPU ÷ lean.
+func TestMarkdownLeansync(t *testing.T) {
+	cell := Cell{"getput", TargetConcurrency, 1}
+	runs := []Run{
+		{Cell: cell, Impl: Ours, TxPerSecond: 900, P99: time.Millisecond, ServerCPU: 30 * time.Microsecond, Allocs: 40},
+		{Cell: cell, Impl: Lean, TxPerSecond: 1000, P99: time.Millisecond, ServerCPU: 20 * time.Microsecond, Allocs: 25},
+		{Cell: cell, Impl: Leansync, TxPerSecond: 1200, P99: time.Millisecond, ServerCPU: 24 * time.Microsecond, Allocs: 20},
+	}
+	cfg := Config{Impls: []string{Ours, Lean, Leansync}, Funcs: []string{"getput"}, Concurrency: []int{TargetConcurrency}, Connections: []int{1}, Rounds: 1}
+	var md bytes.Buffer
+	(&Report{Config: cfg, Runs: runs}).WriteMarkdown(&md)
+	for _, want := range []string{
+		"| getput | 64 × 1 | leansync | 1200 |",
+		"| allocs ÷ anchor | p99 ÷ anchor | tx/s ÷ leansync | CPU ÷ leansync | allocs ÷ leansync | leansync CPU ÷ lean |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+		"| getput | 64 × 1 | 0.90 | – | – | – | 1.50 | – | – | 1.60 | – | – | – | 0.75 | 1.25 | 2.00 | 1.20 |\n",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, md.String())
+		}
+	}
+	cfg.Impls = []string{Ours, Lean}
+	md.Reset()
+	(&Report{Config: cfg, Runs: runs[:2]}).WriteMarkdown(&md)
+	if strings.Contains(md.String(), "leansync") || !strings.Contains(md.String(), "| getput | 64 × 1 | 0.90 | – | – | – | 1.50 | – | – | 1.60 | – | – | – |\n") {
+		t.Errorf("table without leansync:\n%s", md.String())
 	}
 }
 

@@ -105,8 +105,17 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Ratios of medians (ours ÷ other; throughput: higher is better, the rest: lower is better; – where one did not run).")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| workload | conc × conns | tx/s ÷ lean | tx/s ÷ raw | tx/s ÷ anchor | lean tx/s ÷ anchor | CPU ÷ lean | CPU ÷ raw | CPU ÷ anchor | allocs ÷ lean | allocs ÷ raw | allocs ÷ anchor | p99 ÷ anchor |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	// The leansync columns only when it ran, so that the default tables
+	// stay as they were.
+	withSync := slices.Contains(cfg.Impls, Leansync)
+	header, align := "| workload | conc × conns | tx/s ÷ lean | tx/s ÷ raw | tx/s ÷ anchor | lean tx/s ÷ anchor | CPU ÷ lean | CPU ÷ raw | CPU ÷ anchor | allocs ÷ lean | allocs ÷ raw | allocs ÷ anchor | p99 ÷ anchor |",
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+	if withSync {
+		header += " tx/s ÷ leansync | CPU ÷ leansync | allocs ÷ leansync | leansync CPU ÷ lean |"
+		align += "--:|--:|--:|--:|"
+	}
+	fmt.Fprintln(w, header)
+	fmt.Fprintln(w, align)
 	for _, cell := range cfg.Cells() {
 		m := med[cell]
 		o, ok := m[Ours]
@@ -122,10 +131,16 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 			}
 			return fmt.Sprintf("%.2f", v)
 		}
-		fmt.Fprintf(w, "| %s | %d × %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell.Func, cell.Concurrency, cell.Connections,
+		fmt.Fprintf(w, "| %s | %d × %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", cell.Func, cell.Concurrency, cell.Connections,
 			f(okL, o.TxPerSecond/l.TxPerSecond), f(okW, o.TxPerSecond/x.TxPerSecond), f(okA, o.TxPerSecond/a.TxPerSecond), f(okL && okA, l.TxPerSecond/a.TxPerSecond),
 			f(okL, ratio(o.ServerCPU, l.ServerCPU)), f(okW, ratio(o.ServerCPU, x.ServerCPU)), f(okA, ratio(o.ServerCPU, a.ServerCPU)),
 			f(okL, o.Allocs/l.Allocs), f(okW, o.Allocs/x.Allocs), f(okA, o.Allocs/a.Allocs), f(okA, ratio(o.P99, a.P99)))
+		if withSync {
+			y, okY := m[Leansync]
+			fmt.Fprintf(w, " %s | %s | %s | %s |", f(okY, o.TxPerSecond/y.TxPerSecond), f(okY, ratio(o.ServerCPU, y.ServerCPU)),
+				f(okY, o.Allocs/y.Allocs), f(okY && okL, ratio(y.ServerCPU, l.ServerCPU)))
+		}
+		fmt.Fprintln(w)
 	}
 	if checks := r.Checks(); len(checks) > 0 {
 		fmt.Fprintln(w)
@@ -145,13 +160,15 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	}
 }
 
-// orderedImpls reports ours, anchor, raw, lean first, in that order.
+// orderedImpls reports ours, anchor, raw, lean, leansync first, in that
+// order.
 func orderedImpls(impls []string) []string {
+	order := []string{Ours, Anchor, Raw, Lean, Leansync}
 	rank := func(s string) int {
-		if i := slices.Index([]string{Ours, Anchor, Raw, Lean}, s); i >= 0 {
+		if i := slices.Index(order, s); i >= 0 {
 			return i
 		}
-		return 4
+		return len(order)
 	}
 	out := slices.Clone(impls)
 	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })
