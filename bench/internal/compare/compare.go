@@ -239,7 +239,7 @@ func Compare(ctx context.Context, cfg Config) (*Report, error) {
 				rep.Runs = append(rep.Runs, r)
 				done++
 				if cfg.Log != nil {
-					fmt.Fprintf(cfg.Log, "[%d/%d] round %d %-6s c%-2d x%d %-6s %8.0f tx/s  p99 %7s  cpu %6.1fµs/tx  allocs %6.1f/tx  load-cpu %6.1fµs/tx  errors %d\n",
+					fmt.Fprintf(cfg.Log, "[%d/%d] round %d %-6s c%-2d x%d %-8s %8.0f tx/s  p99 %7s  cpu %6.1fµs/tx  allocs %6.1f/tx  load-cpu %6.1fµs/tx  errors %d\n",
 						done, total, round+1, cell.Func, cell.Concurrency, cell.Connections, impl, r.TxPerSecond, r.P99.Round(10*time.Microsecond),
 						micros(r.ServerCPU), r.Allocs, micros(r.LoadCPU), r.Errors)
 				}
