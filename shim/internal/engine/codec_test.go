@@ -407,7 +407,9 @@ func TestFramesOnlyThroughCodec(t *testing.T) {
 // it goes never changes what is decoded, whatever the field order.
 func TestInbound(t *testing.T) {
 	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
-	typeField := func(v pb.ChaincodeMessage_Type) []byte { return protowire.AppendVarint(tag(1, protowire.VarintType), uint64(v)) }
+	typeField := func(v pb.ChaincodeMessage_Type) []byte {
+		return protowire.AppendVarint(tag(1, protowire.VarintType), uint64(v))
+	}
 	txid := protowire.AppendString(tag(4, protowire.BytesType), "t1")
 	prop := protowire.AppendBytes(tag(5, protowire.BytesType), protowire.AppendBytes(tag(1, protowire.BytesType), []byte("proposal")))
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
