@@ -3,8 +3,10 @@ package pki
 import (
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -43,8 +45,12 @@ const (
 
 // InitOptions shape a new local CA. Zero values are the secure defaults.
 type InitOptions struct {
-	KeyType      KeyType // default ECDSA P-256
-	CommonName   string  // root CN; default "ccpki root CA"
+	KeyType KeyType // default ECDSA P-256
+	// CommonName of the root; default "ccpki root CA <key id>", where the
+	// key id is the first 8 hex digits of the SHA-256 of the root's public
+	// key: two CAs made with the defaults never share a name, which CRL
+	// and chain matching go by.
+	CommonName   string
 	Organization string
 	// RootLifetime and IntermediateLifetime default to 10 and 3 years.
 	RootLifetime         time.Duration
@@ -68,9 +74,6 @@ type CAInfo struct {
 // file atomically. It refuses to touch an existing CA unless opts.Force.
 func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
 	opts.Now = clock(opts.Now)
-	if opts.CommonName == "" {
-		opts.CommonName = "ccpki root CA"
-	}
 	if opts.RootLifetime == 0 {
 		opts.RootLifetime = DefaultRootLifetime
 	}
@@ -102,6 +105,11 @@ func InitCA(dir string, opts InitOptions) (*CAInfo, error) {
 	rootKey, err := GenerateKey(opts.KeyType)
 	if err != nil {
 		return nil, err
+	}
+	if opts.CommonName == "" {
+		if opts.CommonName, err = defaultCAName(rootKey.Public()); err != nil {
+			return nil, err
+		}
 	}
 	subject := pkix.Name{CommonName: opts.CommonName}
 	if opts.Organization != "" {
@@ -219,4 +227,14 @@ func randomSerial() (*big.Int, error) {
 		return nil, err
 	}
 	return n.Add(n, big.NewInt(1)), nil
+}
+
+// defaultCAName is the root CN when none is given, unique per root key.
+func defaultCAName(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("root public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return "ccpki root CA " + hex.EncodeToString(sum[:4]), nil
 }

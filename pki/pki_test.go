@@ -425,3 +425,36 @@ func FuzzParsePin(f *testing.F) {
 }
 
 var _ = net.IPv4
+
+// TestInitDefaultNamesDiffer: two CAs made with the defaults never share a
+// subject (CRLs and chains are matched by issuer name), and a given name
+// is kept as it is.
+func TestInitDefaultNamesDiffer(t *testing.T) {
+	a, err := InitCA(t.TempDir(), InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := InitCA(t.TempDir(), InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ca := range []*CAInfo{a, b} {
+		cn := ca.Root.Subject.CommonName
+		if !strings.HasPrefix(cn, "ccpki root CA ") || len(cn) != len("ccpki root CA ")+8 {
+			t.Fatalf("default root CN %q, want \"ccpki root CA <8 hex digits>\"", cn)
+		}
+		if got := ca.Intermediate.Subject.CommonName; got != cn+" intermediate" {
+			t.Fatalf("intermediate CN %q under root %q", got, cn)
+		}
+	}
+	if a.Root.Subject.CommonName == b.Root.Subject.CommonName {
+		t.Fatalf("two default CAs share the name %q", a.Root.Subject.CommonName)
+	}
+	named, err := InitCA(t.TempDir(), InitOptions{CommonName: "Org1 chaincode CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cn := named.Root.Subject.CommonName; cn != "Org1 chaincode CA" {
+		t.Fatalf("given CN became %q", cn)
+	}
+}

@@ -39,7 +39,7 @@ written 0600. An existing CA is never overwritten without --force.`,
 	f := c.Flags()
 	f.StringVar(&o.dir, "dir", "", "directory for the CA files (required)")
 	f.StringVar(&o.keyType, "key-type", string(pki.DefaultKeyType), "key algorithm: ecdsa-p256, ecdsa-p384, ed25519, rsa-3072 (also rsa-2048, rsa-4096)")
-	f.StringVar(&o.cn, "cn", "ccpki root CA", "common name of the root")
+	f.StringVar(&o.cn, "cn", "", `common name of the root (default "ccpki root CA <key id>": unique per CA)`)
 	f.StringVar(&o.org, "org", "", "organization of the CA subject")
 	f.DurationVar(&o.rootLife, "root-lifetime", pki.DefaultRootLifetime, "validity of the root")
 	f.DurationVar(&o.interLife, "intermediate-lifetime", pki.DefaultIntermediateLifetime, "validity of the intermediate")
