@@ -92,6 +92,9 @@ type Run struct {
 	Allocs      float64       `json:"allocs_per_tx"`
 	Goroutines  uint64        `json:"server_goroutines_after"`
 	Errors      int64         `json:"errors"`
+	// Steal is the share of the machine's CPU time the hypervisor took
+	// during the measured window (-1: unknown).
+	Steal float64 `json:"machine_steal_fraction"`
 }
 
 // Report holds every run.
@@ -239,9 +242,9 @@ func Compare(ctx context.Context, cfg Config) (*Report, error) {
 				rep.Runs = append(rep.Runs, r)
 				done++
 				if cfg.Log != nil {
-					fmt.Fprintf(cfg.Log, "[%d/%d] round %d %-6s c%-2d x%d %-8s %8.0f tx/s  p99 %7s  cpu %6.1fµs/tx  allocs %6.1f/tx  load-cpu %6.1fµs/tx  errors %d\n",
+					fmt.Fprintf(cfg.Log, "[%d/%d] round %d %-6s c%-2d x%d %-8s %8.0f tx/s  p99 %7s  cpu %6.1fµs/tx  allocs %6.1f/tx  load-cpu %6.1fµs/tx  errors %d%s\n",
 						done, total, round+1, cell.Func, cell.Concurrency, cell.Connections, impl, r.TxPerSecond, r.P99.Round(10*time.Microsecond),
-						micros(r.ServerCPU), r.Allocs, micros(r.LoadCPU), r.Errors)
+						micros(r.ServerCPU), r.Allocs, micros(r.LoadCPU), r.Errors, stealNote(r.Steal))
 				}
 			}
 		}
@@ -255,6 +258,8 @@ func measure(ctx context.Context, cfg Config, cell Cell, s *server, conn ccaas.C
 	var s0 stats.Snapshot
 	var statsErr error
 	var load0 time.Duration
+	var cpu0 cpuTimes
+	var cpuErr0 error
 	res, err := devpeer.Bench(ctx, devpeer.BenchConfig{
 		Conn: conn, CCID: CCID, ChannelID: "bench",
 		Concurrency: cell.Concurrency, Connections: cell.Connections,
@@ -264,12 +269,14 @@ func measure(ctx context.Context, cfg Config, cell Cell, s *server, conn ccaas.C
 		OnMeasure: func() {
 			s0, statsErr = stats.Fetch(nil, s.ready.Stats)
 			load0, _ = devpeer.ProcessCPU(os.Getpid())
+			cpu0, cpuErr0 = readCPUTimes()
 		},
 	})
 	if err != nil {
 		return Run{}, err
 	}
 	load1, _ := devpeer.ProcessCPU(os.Getpid())
+	cpu1, cpuErr1 := readCPUTimes()
 	if statsErr != nil {
 		return Run{}, statsErr
 	}
@@ -292,6 +299,7 @@ func measure(ctx context.Context, cfg Config, cell Cell, s *server, conn ccaas.C
 		LoadCPU:     time.Duration(float64(load1-load0) / n),
 		Allocs:      float64(s1.Allocs-s0.Allocs) / n,
 		Goroutines:  s1.Goroutines,
+		Steal:       stealFraction(cpu0, cpu1, cpuErr0, cpuErr1),
 	}, nil
 }
 
@@ -340,4 +348,12 @@ func median(runs []Run, f func(Run) float64) float64 {
 		return v[n/2]
 	}
 	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// stealNote flags a run the hypervisor took CPU from.
+func stealNote(f float64) string {
+	if f < 0.005 {
+		return ""
+	}
+	return fmt.Sprintf("  steal %.0f%%", 100*f)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 )
@@ -90,6 +91,10 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	cfg := r.Config
 	med := r.Medians()
 	fmt.Fprintf(w, "Medians of %d rounds of %s (after %s warmup) per cell; implementations alternate within each round.\n\n", cfg.Rounds, cfg.Duration, cfg.Warmup)
+	if line := r.stealLine(); line != "" {
+		fmt.Fprintln(w, line)
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, "| workload | conc × conns | impl | tx/s | p99 | server CPU µs/tx | server allocs/tx | load-gen CPU µs/tx |")
 	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|")
 	for _, cell := range cfg.Cells() {
@@ -183,4 +188,25 @@ func fmtDur(d time.Duration) string {
 		return d.Round(10 * time.Microsecond).String()
 	}
 	return strings.Replace(d.Round(time.Microsecond).String(), "µs", " µs", 1)
+}
+
+// stealLine summarises the CPU the hypervisor took during the runs, or ""
+// when none was measured.
+func (r *Report) stealLine() string {
+	var fs []float64
+	over := 0
+	for _, run := range r.Runs {
+		if run.Steal >= 0 {
+			fs = append(fs, run.Steal)
+			if run.Steal > 0.05 {
+				over++
+			}
+		}
+	}
+	if len(fs) == 0 {
+		return ""
+	}
+	sort.Float64s(fs)
+	return fmt.Sprintf("CPU steal (the hypervisor's share of the machine's CPU time) per run: median %.1f %%, max %.1f %%; %d of %d runs above 5 %% (their CPU per transaction is inflated).",
+		100*fs[len(fs)/2], 100*fs[len(fs)-1], over, len(fs))
 }
