@@ -821,3 +821,95 @@ func TestServerWithAnotherCodec(t *testing.T) {
 	p.putThenGet()
 	p.putThenGet()
 }
+
+// TestServePackageAndStopPackage: a further package id on its own
+// listener gets streams registered as it, beside the main one; stopping it
+// refuses its new transactions, lets the one in flight finish, ends its
+// streams and leaves the main package untouched.
+func TestServePackageAndStopPackage(t *testing.T) {
+	checkLeaks(t)
+	pki := newPKI(t)
+	cc := newKV()
+	cs := &shim.ChaincodeServer{CCID: "kv:1", CC: cc, TLSProps: pki.byteProps()}
+	r := serve(t, cs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.ServePackage("kv:2", lis); err != nil {
+		t.Fatalf("ServePackage: %v", err)
+	}
+	// Refusals, each naming what was wrong.
+	for _, tc := range []struct{ ccid, want string }{
+		{"kv:2", "served already"},
+		{"kv:1", "served already"},
+		{"", "ccid must be specified"},
+	} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.ServePackage(tc.ccid, l); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ServePackage(%q): %v, want %q", tc.ccid, err, tc.want)
+		}
+	}
+	if err := cs.StopPackage(context.Background(), "kv:nope"); err == nil || !strings.Contains(err.Error(), "not served") {
+		t.Errorf("StopPackage of an unknown id: %v", err)
+	}
+
+	main, err := dialChaincode(t, r.addr, pki.peerCreds(t, pki.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	main.handshake("kv:1")
+	next, err := dialChaincode(t, lis.Addr().String(), pki.peerCreds(t, pki.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.handshake("kv:2")
+	next.putThenGet()
+
+	next.startTx("tx-hold", "hold")
+	<-cc.held
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		stopped <- cs.StopPackage(ctx, "kv:2")
+	}()
+	// New transactions of the stopped package are refused, naming why.
+	for i := 0; ; i++ {
+		if i > 10000 {
+			t.Fatal("no transaction of the stopped package was refused")
+		}
+		txid := fmt.Sprint("tx-new-", i)
+		next.startTx(txid, "quick")
+		if m := next.mustNext(); m.Type == pb.ChaincodeMessage_ERROR {
+			if !strings.Contains(string(m.Payload), "kv:2 is no longer served") {
+				t.Fatalf("refusal: %q", m.Payload)
+			}
+			break
+		}
+	}
+	close(cc.release)
+	if r := next.completed(next.mustNext(), "tx-hold"); string(r.Payload) != "held done" {
+		t.Fatalf("in-flight transaction: %q", r.Payload)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("StopPackage: %v", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("StopPackage did not return after the in-flight transaction finished")
+	}
+	if m, err := next.next(); m != nil || err == nil {
+		t.Fatalf("the stopped package's stream should end, got %v %v", m, err)
+	}
+	if c, err := net.DialTimeout("tcp", lis.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the stopped package's listener still accepts connections")
+	}
+	// The main package id carries on.
+	main.putThenGet()
+}
