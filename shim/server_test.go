@@ -832,6 +832,13 @@ func TestServePackageAndStopPackage(t *testing.T) {
 	cc := newKV()
 	cs := &shim.ChaincodeServer{CCID: "kv:1", CC: cc, TLSProps: pki.byteProps()}
 	r := serve(t, cs)
+	// A stream on the main package id first: ServePackage needs Serve to
+	// have built the gRPC server.
+	main, err := dialChaincode(t, r.addr, pki.peerCreds(t, pki.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	main.handshake("kv:1")
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -857,11 +864,6 @@ func TestServePackageAndStopPackage(t *testing.T) {
 		t.Errorf("StopPackage of an unknown id: %v", err)
 	}
 
-	main, err := dialChaincode(t, r.addr, pki.peerCreds(t, pki.peer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	main.handshake("kv:1")
 	next, err := dialChaincode(t, lis.Addr().String(), pki.peerCreds(t, pki.peer))
 	if err != nil {
 		t.Fatal(err)
