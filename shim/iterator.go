@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/ccserver/ccserver/shim/internal/engine"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
@@ -349,7 +348,9 @@ func (it *CommonIterator) decodeKV(b []byte, kv *queryresult.KV) error {
 				if !utf8.Valid(v) {
 					return errors.New("key is not valid UTF-8")
 				}
-				kv.Key = it.key(v)
+				// No copy per key: the page is the frame's own, and chaincode
+				// holds only values, capped sub-slices that do not overlap keys.
+				kv.Key = engine.AliasString(v)
 			case 3:
 				kv.Value = v[:len(v):len(v)] // an append must not overwrite the next result
 			}
@@ -362,19 +363,6 @@ func (it *CommonIterator) decodeKV(b []byte, kv *queryresult.KV) error {
 		b = b[n:]
 	}
 	return nil
-}
-
-// key returns v, the bytes of a key in the current page, as a string
-// sharing them: no allocation per key. Sound because nothing writes to a
-// page after it was received: the frame is the page's own (engine.Codec
-// copies it out of gRPC's buffers once), the shim never writes to it, and
-// chaincode holds only values, which are capped sub-slices that do not
-// overlap keys (an append reallocates).
-func (it *CommonIterator) key(v []byte) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(v), len(v))
 }
 
 // Next returns the next modification.

@@ -158,10 +158,11 @@ func firstType(b []byte) pb.ChaincodeMessage_Type {
 	return pb.ChaincodeMessage_Type(int32(v))
 }
 
-// aliasString is b as a string without a copy. Decode uses it for the ids
-// of a message because the frame they point into is never written again
-// (see Decode).
-func aliasString(b []byte) string {
+// AliasString is b as a string without a copy, for bytes of a received
+// frame: nothing writes to a frame once it is decoded (see Decode), so a
+// string over it stays what it was. Decode uses it for the ids, the
+// iterator for the keys of a range page.
+func AliasString(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
@@ -220,7 +221,7 @@ func (c *Codec) decode(b []byte, m *pb.ChaincodeMessage, prop *pb.SignedProposal
 				if !utf8.Valid(v) {
 					return errUTF8
 				}
-				m.Txid = aliasString(v)
+				m.Txid = AliasString(v)
 			case 5:
 				if m.Proposal == nil {
 					if prop != nil {
@@ -271,7 +272,7 @@ func (c *Codec) channelID(v []byte) (string, error) {
 	if !utf8.Valid(v) {
 		return "", errUTF8
 	}
-	s := aliasString(v)
+	s := AliasString(v)
 	if c != nil && s != "" {
 		c.channel.Store(&s)
 	}

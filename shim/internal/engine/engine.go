@@ -262,8 +262,7 @@ func (e *Engine) recv() (*pb.ChaincodeMessage, *Tx, error) {
 		e.probed = true
 		e.framed.Store(e.sender != nil && e.in.viaCodec)
 	}
-	if tx := e.in.tx; tx != nil {
-		e.in.tx = nil
+	if tx := e.in.tx; tx != nil { // e.in.tx is reset before the next receive
 		return tx.msg, tx, nil
 	}
 	m := e.in.ChaincodeMessage
